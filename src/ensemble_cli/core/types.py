@@ -1,0 +1,94 @@
+"""Plain dataclasses that flow through the engine (pydantic stays at the edges)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass
+class Example:
+    """One request: a chat conversation to continue, plus an optional reference label."""
+
+    id: str
+    messages: list[dict[str, str]]
+    label: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        """The conversation as readable text (the last user turn for a single-turn chat)."""
+        if len(self.messages) == 1:
+            return self.messages[0]["content"]
+        return "\n\n".join(f"{m['role']}: {m['content']}" for m in self.messages)
+
+
+@dataclass
+class GenerationSettings:
+    """Sampling settings shared by every member of an ensemble for one request."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = 1234
+    stop: list[str] = field(default_factory=list)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass
+class Segment:
+    """What one model wrote for one row in one ``generate`` call.
+
+    ``finish_reason`` is ``"stop"`` when the model emitted an end-of-sequence token or a stop string
+    (``stopped_by`` says which), and ``"length"`` when it ran out of its token budget.
+    ``text`` never contains the stop string or the EOS token's text.
+    """
+
+    token_ids: list[int]
+    text: str
+    logprobs: list[float]
+    finish_reason: FinishReason
+    stopped_by: Literal["eos", "stop_string"] | None = None
+
+    @property
+    def mean_logprob(self) -> float:
+        return sum(self.logprobs) / len(self.logprobs) if self.logprobs else float("-inf")
+
+
+@dataclass
+class Attribution:
+    """Who wrote which piece of the output: the attributed texts concatenate to the output exactly."""
+
+    model: str
+    round: int
+    text: str
+    tokens: int
+    score: float | None = None
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class Result:
+    """The outcome of one example. ``error`` is set (and ``output`` empty) when the row failed."""
+
+    id: str
+    output: str = ""
+    finish_reason: FinishReason | None = None
+    selected_models: list[str] = field(default_factory=list)
+    attribution: list[Attribution] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    rounds: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
