@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from .types import Example, GenerationSettings, Result, Segment
 
 if TYPE_CHECKING:
+    from .pool import ModelPool
     from .sessions import SessionBatch
 
 
@@ -28,7 +29,12 @@ class ComponentConfig(BaseModel):
 
 
 class Component:
-    """Common shape: a kind, a one-line description, and a validated config."""
+    """Common shape: a kind, a one-line description, and a validated config.
+
+    ``pool`` is set by the pipeline before use; components that load models get them from it.
+    """
+
+    pool: ModelPool | None = None
 
     kind: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -44,8 +50,14 @@ class Generator(Component, ABC):
     kind = "generator"
 
     @abstractmethod
-    def open(self, examples: Sequence[Example], settings: GenerationSettings) -> SessionBatch:
-        """Apply the chat template, prefill the prompts, and return a batch of sessions."""
+    def open(
+        self, examples: Sequence[Example], settings: GenerationSettings, *, salt: str = ""
+    ) -> SessionBatch:
+        """Apply the chat template and return a batch of sessions (prompts prefill lazily).
+
+        ``salt`` (the member's name) keeps the sampling streams of two members apart even when they
+        are the same model; it never depends on the batch's composition.
+        """
 
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load weights now (otherwise on first ``open``); lets the CLI show loading separately."""

@@ -73,8 +73,16 @@ class Attribution:
 
 @dataclass
 class Usage:
+    """Token counts of one example.
+
+    ``prompt_tokens``: the chat-templated prompt under the first selected member's tokenizer.
+    ``completion_tokens``: tokens of the output, each segment counted in its writer's tokenizer.
+    ``generated_tokens``: every token any member sampled, rejected candidates included (the cost).
+    """
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    generated_tokens: int = 0
 
 
 @dataclass
@@ -88,6 +96,8 @@ class Result:
     attribution: list[Attribution] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     rounds: int = 0
+    #: why it ended: eos, stop_string, max_tokens, max_rounds, repetition (None while unfinished)
+    stop_cause: str | None = None
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

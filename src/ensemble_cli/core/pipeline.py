@@ -1,0 +1,73 @@
+"""The Pipeline: a resolved recipe turned into live components, run batch by batch.
+
+Per batch: the selector picks members per example; examples with the same selection are grouped
+(in first-seen order) and each group is handed to the aggregator with an ``EnsembleContext``; the
+results come back in input order with ``selected_models`` filled in. The pipeline holds no
+per-request state, so the CLI and the server can share one instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
+
+from .components import Aggregator, EnsembleContext, Generator, Member, Scorer, Selector
+from .pool import ModelPool, default_pool
+from .types import Example, Result
+
+if TYPE_CHECKING:
+    from ..recipe import ResolvedRecipe
+
+
+class Pipeline:
+    def __init__(self, resolved: ResolvedRecipe, pool: ModelPool | None = None) -> None:
+        self.resolved = resolved
+        self.pool = pool or default_pool()
+        self.members: list[Member] = []
+        for spec in resolved.models:
+            gen = cast(Generator, resolved.build(spec))
+            gen.pool = self.pool
+            self.members.append(Member(spec.name, gen))
+        self.selector = cast(Selector, resolved.build(resolved.selector))
+        self.aggregator = cast(Aggregator, resolved.build(resolved.aggregator))
+        self.scorer = cast(Scorer, resolved.build(resolved.scorer)) if resolved.scorer else None
+        for comp in (self.selector, self.aggregator, self.scorer):
+            if comp is not None:
+                comp.pool = self.pool
+        self._by_name = {m.name: m for m in self.members}
+
+    @property
+    def recipe_hash(self) -> str:
+        return self.resolved.hash
+
+    def load(self, on_model: Callable[[str], None] | None = None) -> None:
+        """Load every member's weights now (they would otherwise load on first use)."""
+        for member in self.members:
+            member.generator.load()
+            if on_model is not None:
+                on_model(member.name)
+
+    def run_batch(self, examples: Sequence[Example]) -> list[Result]:
+        examples = list(examples)
+        if not examples:
+            return []
+        selections = self.selector.select(examples, self.members)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, names in enumerate(selections):
+            groups.setdefault(tuple(names), []).append(i)
+        results: list[Result | None] = [None] * len(examples)
+        for names, idx in groups.items():
+            ctx = EnsembleContext(
+                members=[self._by_name[n] for n in names],
+                scorer=self.scorer,
+                settings=self.resolved.generation,
+            )
+            out = self.aggregator.run([examples[i] for i in idx], ctx)
+            if len(out) != len(idx):
+                raise RuntimeError(
+                    f"aggregator '{self.resolved.aggregator.type}' returned {len(out)} results for {len(idx)} examples"
+                )
+            for i, res in zip(idx, out, strict=True):
+                res.selected_models = list(names)
+                results[i] = res
+        return [r for r in results if r is not None]

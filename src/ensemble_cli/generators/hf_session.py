@@ -1,0 +1,468 @@
+"""Incremental, batched generator sessions over a transformers causal LM.
+
+One ``HFSessionBatch`` holds one model's sessions for a batch of examples: each row's own token ids
+of the shared text and one batched KV cache. The cache is kept *right-aligned* (rows are
+left-padded) and *compact*: no forward pass ever runs over a hole in the middle of a row. That
+matters for two reasons: a batched row then computes exactly what it would alone (the same positions
+and the same keys, so batched output equals unbatched output), and Gemma-3's sliding-window layers,
+whose window transformers measures in cache indices, see exactly the same window as unbatched
+generation. To get there:
+
+* The cache is a ``DynamicCache`` *without* a config, so every layer keeps all its keys; the sliding
+  window is applied by the attention mask alone. (With the config, transformers would keep only the
+  last ``sliding_window`` keys of those layers, and a rolled-back candidate could push real context
+  out of a row's window.)
+* Every change of a row's token stream (a rejected candidate, appended text, a re-encoded tail) only
+  moves a per-row "valid prefix" mark. The next forward first drops each row's stale tail with one
+  gather per layer (rows shift right by different amounts), then feeds all rows' pending tokens as
+  one right-padded chunk, then drops the chunk's right padding the same way.
+* At least one token is always left pending, so that forward also yields each row's next-token
+  logits; no logits are kept between calls.
+
+Appending foreign text re-encodes only a bounded tail: the last ``tail_tokens`` tokens of the row
+(default 4) plus the new text are tokenized together, and only the tokens that differ from the
+current stream are fed. So work per append is at most ``tail_tokens`` + the new text's tokens,
+whatever the length of the context; if a tokenizer is not prefix-stable over that tail (it cannot
+decode the head back to a prefix of the text) the tail doubles until it is, which is counted in
+``stats.encoded_tokens``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..core.sessions import SessionBatch, SessionStats
+from ..core.types import Segment
+from ..errors import GenerationError
+
+REPLACEMENT_CHAR = "\ufffd"
+
+
+def row_seed(seed: int | None, *parts: str) -> int | None:
+    """A per-row seed that depends on the recipe seed and the example, never on batch composition."""
+    if seed is None:
+        return None
+    digest = hashlib.sha256("|".join([str(seed), *parts]).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+@dataclass
+class _Row:
+    ids: list[int]  # prompt + continuation token ids
+    prompt_len: int
+    text: str = ""  # continuation text (the shared text after the prompt)
+    cached: int = 0  # leading ids whose keys/values in the cache are valid
+    occupied: int = 0  # cache columns this row occupies (cached + stale tail)
+    generator: torch.Generator | None = None
+    last_segment: list[int] = field(default_factory=list)  # ids of the last generate, for rollback
+    last_segment_text: str = ""
+
+
+class HFSessionBatch(SessionBatch):
+    """Sessions of one transformers model over a batch of examples (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        prompt_ids: Sequence[list[int]],
+        *,
+        eos_ids: set[int],
+        pad_id: int,
+        seeds: Sequence[int | None] | None = None,
+        tail_tokens: int = 4,
+        max_context: int | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.eos_ids = set(eos_ids)
+        self.pad_id = pad_id
+        self.tail_tokens = max(1, tail_tokens)
+        self.max_context = max_context
+        self.device = next(model.parameters()).device
+        self.stats = SessionStats()
+        seeds = list(seeds) if seeds is not None else [None] * len(prompt_ids)
+        self.rows: list[_Row] = []
+        for ids, seed in zip(prompt_ids, seeds, strict=True):
+            if not ids:
+                raise GenerationError("empty prompt: the chat template produced no tokens")
+            gen = None
+            if seed is not None:
+                gen = torch.Generator(device="cpu")
+                gen.manual_seed(seed)
+            self.rows.append(_Row(ids=list(ids), prompt_len=len(ids), generator=gen))
+            self.stats.prompt_tokens += len(ids)
+        from transformers import DynamicCache
+
+        self.cache = DynamicCache()
+        self.width = 0  # cache columns
+        self._prefix_adds = _fragment_prefix(tokenizer)
+
+    # ----------------------------------------------------------------- contract
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def prompt_length(self, row: int) -> int:
+        return self.rows[row].prompt_len
+
+    def text(self, row: int) -> str:
+        return self.rows[row].text
+
+    def token_ids(self, row: int) -> list[int]:
+        """The row's whole token stream (prompt and continuation)."""
+        return list(self.rows[row].ids)
+
+    def append(self, texts: Sequence[str | None]) -> None:
+        if len(texts) != len(self.rows):
+            raise ValueError(f"append got {len(texts)} texts for {len(self.rows)} rows")
+        for row, new in zip(self.rows, texts, strict=True):
+            if new:
+                self._append_row(row, new)
+
+    def rollback(self, row: int, n_tokens: int) -> None:
+        r = self.rows[row]
+        if n_tokens <= 0:
+            return
+        if n_tokens > len(r.last_segment):
+            raise ValueError(
+                f"rollback of {n_tokens} tokens but the last generate wrote {len(r.last_segment)} for row {row}"
+            )
+        keep = r.last_segment[: len(r.last_segment) - n_tokens]
+        base_text = r.text[: len(r.text) - len(r.last_segment_text)]
+        del r.ids[len(r.ids) - n_tokens :]
+        r.cached = min(r.cached, len(r.ids))
+        kept_text = self._decode_continuation(r.ids[: len(r.ids) - len(keep)], keep) if keep else ""
+        r.text = base_text + kept_text
+        r.last_segment = keep
+        r.last_segment_text = kept_text
+
+    def retain(self, rows: Sequence[int]) -> None:
+        rows = list(rows)
+        if rows == list(range(len(self.rows))):
+            return
+        self.rows = [self.rows[i] for i in rows]
+        if self.width and self.cache.layers:
+            index = torch.tensor(rows, dtype=torch.long, device=self.device)
+            for layer in self.cache.layers:
+                if getattr(layer, "is_initialized", False) and layer.keys is not None and layer.keys.numel():
+                    layer.keys = layer.keys.index_select(0, index)
+                    layer.values = layer.values.index_select(0, index)
+        if not self.rows:
+            self._reset_cache()
+            return
+        self._compact([r.occupied - r.cached for r in self.rows])
+
+    @torch.inference_mode()
+    def next_logprobs(self) -> torch.Tensor:
+        """Log-probabilities of each row's next token given its whole stream ``[rows, vocab]``."""
+        return torch.log_softmax(self._sync().float(), dim=-1)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        max_tokens: int | Sequence[int],
+        *,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        rows: Sequence[int] | None = None,
+    ) -> list[Segment]:
+        n = len(self.rows)
+        budgets = [max_tokens] * n if isinstance(max_tokens, int) else list(max_tokens)
+        wanted = set(range(n)) if rows is None else set(rows)
+        active = [i in wanted and budgets[i] > 0 for i in range(n)]
+        out_ids: list[list[int]] = [[] for _ in range(n)]
+        out_lp: list[list[float]] = [[] for _ in range(n)]
+        finish: list[str | None] = [None] * n
+        stopped_by: list[str | None] = [None] * n
+        texts: list[str] = [""] * n
+        before = [len(r.ids) for r in self.rows]
+        for r in self.rows:
+            r.last_segment, r.last_segment_text = [], ""
+        if not any(active):
+            return [Segment([], "", [], "length") for _ in range(n)]
+        logits = self._sync()
+        while True:
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            chosen = self._choose(logprobs, temperature, top_p, active)
+            for i in range(n):
+                if not active[i]:
+                    continue
+                tok = int(chosen[i])
+                out_ids[i].append(tok)
+                out_lp[i].append(float(logprobs[i, tok]))
+                self.rows[i].ids.append(tok)
+                self.stats.generated_tokens += 1
+                if tok in self.eos_ids:
+                    finish[i], stopped_by[i], active[i] = "stop", "eos", False
+                    continue
+                if stop:
+                    text = self._segment_text(i, before[i], out_ids[i])
+                    cut = _find_stop(text, stop)
+                    if cut is not None:
+                        texts[i] = text[:cut]
+                        finish[i], stopped_by[i], active[i] = "stop", "stop_string", False
+                        continue
+                if len(out_ids[i]) >= budgets[i]:
+                    finish[i], active[i] = "length", False
+            if not any(active):
+                break
+            logits = self._decode_step(chosen, active)
+        segments = []
+        for i, r in enumerate(self.rows):
+            ids = out_ids[i]
+            if not ids:
+                segments.append(Segment([], "", [], "length"))
+                continue
+            if stopped_by[i] == "stop_string":
+                text = texts[i]
+            else:
+                body = ids[:-1] if stopped_by[i] == "eos" else ids
+                text = self._segment_text(i, before[i], body)
+                if finish[i] == "length":
+                    # Never hand out half a UTF-8 character: give the incomplete tail back.
+                    while text.endswith(REPLACEMENT_CHAR) and len(ids) > 1:
+                        ids.pop()
+                        out_lp[i].pop()
+                        r.ids.pop()
+                        text = self._segment_text(i, before[i], ids)
+            r.cached = min(r.cached, len(r.ids))
+            r.text += text
+            r.last_segment, r.last_segment_text = list(ids), text
+            segments.append(
+                Segment(list(ids), text, out_lp[i], finish[i] or "length", stopped_by[i])  # type: ignore[arg-type]
+            )
+        return segments
+
+    # ----------------------------------------------------------------- internals
+    def _segment_text(self, i: int, before_len: int, seg_ids: list[int]) -> str:
+        return self._decode_continuation(self.rows[i].ids[:before_len], seg_ids)
+
+    def _decode_continuation(self, before: list[int], seg: list[int]) -> str:
+        """Text that ``seg`` adds after ``before``: decoded with a few tokens of left context, so
+        SentencePiece leading spaces and multi-token characters come out as in the full decode."""
+        ctx = before[-4:]
+        dec = self.tokenizer.decode
+        head = dec(ctx, skip_special_tokens=False, clean_up_tokenization_spaces=False) if ctx else ""
+        full = dec(ctx + seg, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        if full.startswith(head) and not head.endswith(REPLACEMENT_CHAR):
+            return full[len(head) :]
+        # Rare: the context ends inside a character; decode from further back.
+        ctx = before[-32:]
+        head = dec(ctx, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        full = dec(ctx + seg, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        common = _common_prefix_len(head, full)
+        return full[common:]
+
+    def _append_row(self, r: _Row, new_text: str) -> None:
+        cont = r.ids[r.prompt_len :]
+        k = min(self.tail_tokens, len(cont))
+        while True:
+            head_ids = cont[: len(cont) - k]
+            head_text = self._decode_plain(head_ids)
+            if r.text.startswith(head_text) and (k == len(cont) or not head_text.endswith(REPLACEMENT_CHAR)):
+                break
+            if k == len(cont):  # the whole continuation: always consistent by construction
+                head_ids, head_text = [], ""
+                break
+            k = min(len(cont), 2 * k)
+        tail_text = r.text[len(head_text) :] + new_text
+        new_tail = self._encode_fragment(tail_text)
+        old_tail = cont[len(head_ids) :]
+        same = _common_prefix_len(old_tail, new_tail)
+        start = r.prompt_len + len(head_ids) + same
+        r.ids[start:] = new_tail[same:]
+        r.cached = min(r.cached, start)
+        r.text += new_text
+        r.last_segment, r.last_segment_text = [], ""
+
+    def _decode_plain(self, ids: list[int]) -> str:
+        if not ids:
+            return ""
+        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def _encode_fragment(self, text: str) -> list[int]:
+        """Token ids of ``text`` as a piece in the middle of a stream (no BOS, no dummy prefix)."""
+        if not text:
+            return []
+        if self._prefix_adds is None:
+            return self.tokenizer.encode(text, add_special_tokens=False)
+        sentinel, n = self._prefix_adds
+        ids = self.tokenizer.encode(sentinel + text, add_special_tokens=False)
+        return ids[n:]
+
+    def _choose(self, logprobs: torch.Tensor, temperature: float, top_p: float, active: list[bool]) -> list[int]:
+        if temperature <= 0.0:
+            return logprobs.argmax(dim=-1).tolist()
+        chosen = [self.pad_id] * logprobs.shape[0]
+        for i, on in enumerate(active):
+            if not on:
+                continue
+            probs = torch.softmax(logprobs[i] / temperature, dim=-1)
+            if top_p < 1.0:
+                sorted_p, order = probs.sort(descending=True)
+                cum = sorted_p.cumsum(0)
+                keep = cum - sorted_p < top_p
+                keep[0] = True
+                probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_p[keep])
+            chosen[i] = int(torch.multinomial(probs, 1, generator=self.rows[i].generator).item())
+        return chosen
+
+    # -- cache management ------------------------------------------------------
+    def _reset_cache(self) -> None:
+        from transformers import DynamicCache
+
+        self.cache = DynamicCache()
+        self.width = 0
+        for r in self.rows:
+            r.cached = r.occupied = 0
+
+    def _compact(self, drop: list[int]) -> None:
+        """Drop ``drop[i]`` columns from the right end of row i, re-right-aligning all rows."""
+        rows = self.rows
+        new_occ = [r.occupied - d for r, d in zip(rows, drop, strict=True)]
+        new_width = max(new_occ, default=0)
+        if not any(drop) and new_width == self.width:
+            return
+        if new_width == 0:
+            self._reset_cache()
+            return
+        if len(set(drop)) == 1:
+            d = drop[0]
+            lo, hi = self.width - d - new_width, self.width - d
+            for layer in self._layers():
+                layer.keys = layer.keys[:, :, lo:hi]
+                layer.values = layer.values[:, :, lo:hi]
+        else:
+            # new column j of row i comes from old column j + (width - drop[i] - new_width)
+            offs = torch.tensor([self.width - d - new_width for d in drop], device=self.device)
+            src = (torch.arange(new_width, device=self.device)[None, :] + offs[:, None]).clamp_(min=0)
+            for layer in self._layers():
+                b, h, _, dim = layer.keys.shape
+                idx = src[:, None, :, None].expand(b, h, new_width, dim)
+                layer.keys = layer.keys.gather(2, idx)
+                layer.values = layer.values.gather(2, idx.expand(b, layer.values.shape[1], new_width,
+                                                                 layer.values.shape[-1]))
+        self.width = new_width
+        for r, occ in zip(rows, new_occ, strict=True):
+            r.occupied = occ
+            r.cached = min(r.cached, occ)
+
+    def _layers(self) -> list[Any]:
+        return [
+            layer
+            for layer in self.cache.layers
+            if getattr(layer, "is_initialized", False) and layer.keys is not None and layer.keys.numel()
+        ]
+
+    def _attention_mask(self, extra: list[int], total_extra: int) -> torch.Tensor:
+        """Mask over cache columns plus a new chunk: each row's occupied tail, then its real chunk."""
+        n = len(self.rows)
+        mask = torch.zeros(n, self.width + total_extra, dtype=torch.long, device=self.device)
+        for i, r in enumerate(self.rows):
+            if r.cached:  # valid columns start the row's block; a stale tail (if any) follows them
+                start = self.width - r.occupied
+                mask[i, start : start + r.cached] = 1
+            if extra[i]:
+                mask[i, self.width : self.width + extra[i]] = 1
+        return mask
+
+    def _sync(self) -> torch.Tensor:
+        """Bring every row's cache up to its ids but the last; return each row's next-token logits."""
+        rows = self.rows
+        for r in rows:
+            # keep at least one token pending, so this forward yields the row's next-token logits
+            r.cached = min(r.cached, len(r.ids) - 1)
+        self._compact([r.occupied - r.cached for r in rows])
+        pending = [r.ids[r.cached :] for r in rows]
+        lens = [len(p) for p in pending]
+        t = max(lens)
+        context = max(len(r.ids) for r in rows)
+        if self.max_context is not None and context > self.max_context:
+            raise GenerationError(f"context of {context} tokens exceeds the model's limit of {self.max_context}")
+        input_ids = torch.full((len(rows), t), self.pad_id, dtype=torch.long, device=self.device)
+        position_ids = torch.zeros((len(rows), t), dtype=torch.long, device=self.device)
+        for i, (r, p) in enumerate(zip(rows, pending, strict=True)):
+            input_ids[i, : len(p)] = torch.tensor(p, dtype=torch.long)
+            position_ids[i] = torch.arange(r.cached, r.cached + t).clamp_(max=r.cached + len(p) - 1)
+        mask = self._attention_mask(lens, t)
+        last = torch.tensor([[n - 1] for n in lens], device=self.device)
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=position_ids,
+            cache=self.cache,
+            use_cache=True,
+            logits_to_keep=last,
+        )
+        self.stats.forward_calls += 1
+        # tokens fed after each row's prompt; the first prefill of a prompt is not counted
+        self.stats.encoded_tokens += sum(
+            n - max(0, min(n, r.prompt_len - r.cached)) for r, n in zip(rows, lens, strict=True)
+        )
+        self.width += t
+        for r, n in zip(rows, lens, strict=True):
+            r.occupied += t
+            r.cached += n
+        self._compact([t - n for n in lens])
+        return out.logits[:, 0]
+
+    def _decode_step(self, chosen: list[int], active: list[bool]) -> torch.Tensor:
+        """Feed one sampled token per row (inactive rows: a masked pad) and return the new logits."""
+        rows = self.rows
+        input_ids = torch.tensor([[c if a else self.pad_id] for c, a in zip(chosen, active, strict=True)],
+                                 dtype=torch.long, device=self.device)
+        position_ids = torch.tensor([[len(r.ids) - 1 if a else r.cached] for r, a in zip(rows, active, strict=True)],
+                                    dtype=torch.long, device=self.device)
+        extra = [1 if a else 0 for a in active]
+        mask = self._attention_mask(extra, 1)
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=position_ids,
+            cache=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        self.stats.forward_calls += 1
+        self.width += 1
+        for r, a in zip(rows, active, strict=True):
+            r.occupied += 1
+            if a:
+                r.cached += 1
+        return out.logits[:, -1]
+
+
+def _common_prefix_len(a: Sequence[Any], b: Sequence[Any]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _find_stop(text: str, stop: Sequence[str]) -> int | None:
+    hits = [text.find(s) for s in stop if s]
+    hits = [h for h in hits if h >= 0]
+    return min(hits) if hits else None
+
+
+def _fragment_prefix(tokenizer: Any) -> tuple[str, int] | None:
+    """How to encode a fragment without a SentencePiece dummy prefix space, if the tokenizer adds one.
+
+    Returns ``None`` when plain ``encode(text, add_special_tokens=False)`` round-trips, else a
+    sentinel string to prepend and the number of its tokens to strip.
+    """
+    probe = "x y"
+    ids = tokenizer.encode(probe, add_special_tokens=False)
+    if tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False) == probe:
+        return None
+    sentinel = "\n"
+    n = len(tokenizer.encode(sentinel, add_special_tokens=False))
+    return sentinel, n
