@@ -1,0 +1,188 @@
+"""Feed examples through a pipeline in batches and write one record per example as it finishes.
+
+This is the engine of ``ensemble run`` without the terminal: no progress bars, no exit codes, so
+``ensemble eval`` or a script can reuse it. Two rules shape it:
+
+- *A bad row never stops the run.* Input errors become error records on the spot. When a batch
+  raises, its examples are retried one at a time, so only the rows that really fail become error
+  records (with the exception's message) and the others still get results.
+- *Nothing finished is held back.* Each record is written (and flushed) as soon as its batch
+  returns, so an interrupted run keeps everything it reported and ``--resume`` picks up the rest.
+
+``KeyboardInterrupt`` (and other ``BaseException``) is never swallowed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from .core.types import Example, Result
+from .errors import EnsembleError
+from .io.readers import RowError
+from .io.records import Timing, make_error_record, make_record
+from .io.writers import OutputState, ResultWriter
+
+
+class BatchPipeline(Protocol):
+    """What the runner needs from a pipeline: one result per example, in order."""
+
+    def run_batch(self, examples: list[Example]) -> list[Result]: ...
+
+
+@dataclass
+class RunStats:
+    """Counters for the summary; tokens count successful rows only."""
+
+    ok: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.errors
+
+
+@dataclass
+class Pending:
+    """The rows a (resumed) run still has to do, and what resuming skipped."""
+
+    todo: list[Example | RowError]
+    skipped: int = 0  #: rows skipped because the output already has them
+    known_errors: int = 0  #: of those, input errors already reported (they still count as failed)
+
+
+def pending(items: Iterable[Example | RowError], state: OutputState | None) -> Pending:
+    """The rows still to do when resuming against ``state`` (``None``: not resuming, do all).
+
+    Examples with a successful record are skipped. Input errors that were already reported are
+    skipped too: they come from the input file and would only repeat (if the file was fixed, the
+    row is now an example and gets done). Examples whose earlier attempt failed are retried.
+    """
+    items = list(items)
+    if state is None:
+        return Pending(items)
+    result = Pending([])
+    for item in items:
+        if isinstance(item, Example) and item.id in state.done:
+            result.skipped += 1
+        elif isinstance(item, RowError) and item.id in state.errored:
+            result.skipped += 1
+            result.known_errors += 1
+        else:
+            result.todo.append(item)
+    return result
+
+
+def error_reason(exc: Exception) -> str:
+    """An exception as an error-record reason: our own errors read as they are, others get a type."""
+    if isinstance(exc, EnsembleError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class BatchRunner:
+    """Runs rows through ``pipeline`` ``batch_size`` at a time and writes their records.
+
+    ``on_record(record)`` is called after each record is written (progress, warnings).
+    """
+
+    def __init__(
+        self,
+        pipeline: BatchPipeline,
+        writer: ResultWriter,
+        *,
+        recipe_hash: str,
+        recipe: dict[str, Any],
+        batch_size: int = 8,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.pipeline = pipeline
+        self.writer = writer
+        self.recipe_hash = recipe_hash
+        self.recipe = recipe
+        self.batch_size = batch_size
+        self.on_record = on_record
+        self.stats = RunStats()
+
+    def run(self, items: Iterable[Example | RowError]) -> RunStats:
+        """Process every row; input errors are written at once, examples batch by batch."""
+        batch: list[Example] = []
+        for item in items:
+            if isinstance(item, RowError):
+                self._emit(
+                    make_error_record(
+                        item.id, item.reason, recipe_hash=self.recipe_hash, prompt=item.prompt, line=item.line
+                    )
+                )
+                continue
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                self._run_batch(batch)
+                batch = []
+        if batch:
+            self._run_batch(batch)
+        return self.stats
+
+    def _run_batch(self, batch: list[Example]) -> None:
+        try:
+            results, timing = self._call(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                self._emit_failure(batch[0], exc)
+                return
+            for example in batch:  # isolate the failing rows
+                try:
+                    results, timing = self._call([example])
+                except Exception as single_exc:
+                    self._emit_failure(example, single_exc)
+                else:
+                    self._emit_results([example], results, timing)
+            return
+        self._emit_results(batch, results, timing)
+
+    def _call(self, batch: list[Example]) -> tuple[list[Result], Timing]:
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        results = self.pipeline.run_batch(batch)
+        timing = Timing(started_at=started, seconds=time.perf_counter() - t0, batch_size=len(batch))
+        if len(results) != len(batch):
+            raise RuntimeError(f"pipeline returned {len(results)} results for {len(batch)} examples")
+        return results, timing
+
+    def _emit_results(self, batch: Sequence[Example], results: Sequence[Result], timing: Timing) -> None:
+        for example, result in zip(batch, results, strict=True):
+            record = make_record(
+                example, result, timing=timing, recipe_hash=self.recipe_hash, recipe=self.recipe
+            )
+            if result.error is None:
+                self.stats.prompt_tokens += result.usage.prompt_tokens
+                self.stats.completion_tokens += result.usage.completion_tokens
+            self._emit(record)
+
+    def _emit_failure(self, example: Example, exc: Exception) -> None:
+        line = example.meta.get("line")
+        self._emit(
+            make_error_record(
+                example.id,
+                error_reason(exc),
+                recipe_hash=self.recipe_hash,
+                prompt=example.prompt,
+                line=line if isinstance(line, int) else None,
+            )
+        )
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        self.writer.write(record)
+        if "error" in record:
+            self.stats.errors += 1
+        else:
+            self.stats.ok += 1
+        if self.on_record is not None:
+            self.on_record(record)

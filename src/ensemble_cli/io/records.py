@@ -1,0 +1,104 @@
+"""The output record: one JSON object per example, the contract between ``ensemble run`` and its
+readers (``ensemble eval``, ``--resume``, users' scripts).
+
+A successful record::
+
+    {"id", "prompt", "output", "label"?, "finish_reason", "selected_models",
+     "attribution": [{"model", "round", "text", "tokens", "score"}],
+     "usage": {"prompt_tokens", "completion_tokens"},
+     "timing": {"seconds", "started_at", "batch_size"},
+     "recipe_hash", "recipe"}
+
+``label`` is omitted when the input had none. ``timing.seconds`` is the wall time of the batch that
+produced the example (its latency), ``started_at`` when that batch started (ISO 8601, UTC), and
+``batch_size`` how many examples shared it. Every record carries the resolved recipe and its hash
+so a result can be traced to its exact configuration even after files are concatenated.
+
+An error record has an ``error`` field and no ``output``::
+
+    {"id", "prompt"?, "line"?, "error", "recipe_hash"}
+
+A file may hold several records for one id (a failed row retried by ``--resume``): the last wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..core.types import Example, Result
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When the batch holding an example started, and how long it took."""
+
+    started_at: datetime
+    seconds: float
+    batch_size: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 4),
+            "started_at": self.started_at.isoformat(timespec="milliseconds"),
+            "batch_size": self.batch_size,
+        }
+
+
+def make_record(
+    example: Example,
+    result: Result,
+    *,
+    timing: Timing,
+    recipe_hash: str,
+    recipe: dict[str, Any],
+) -> dict[str, Any]:
+    """The record of one finished example; a ``Result`` with ``error`` set gives an error record."""
+    if result.error is not None:
+        return make_error_record(
+            example.id, result.error, recipe_hash=recipe_hash, prompt=example.prompt, line=_line(example)
+        )
+    record: dict[str, Any] = {"id": example.id, "prompt": example.prompt, "output": result.output}
+    if example.label is not None:
+        record["label"] = example.label
+    record.update(
+        finish_reason=result.finish_reason,
+        selected_models=list(result.selected_models),
+        attribution=[
+            {"model": a.model, "round": a.round, "text": a.text, "tokens": a.tokens, "score": a.score}
+            for a in result.attribution
+        ],
+        usage={
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+        },
+        timing=timing.to_dict(),
+        recipe_hash=recipe_hash,
+        recipe=recipe,
+    )
+    return record
+
+
+def make_error_record(
+    id: str,
+    reason: str,
+    *,
+    recipe_hash: str,
+    prompt: str | None = None,
+    line: int | None = None,
+) -> dict[str, Any]:
+    """The record of a row that failed (unreadable input or a generation error)."""
+    record: dict[str, Any] = {"id": id}
+    if prompt is not None:
+        record["prompt"] = prompt
+    if line is not None:
+        record["line"] = line
+    record["error"] = reason
+    record["recipe_hash"] = recipe_hash
+    return record
+
+
+def _line(example: Example) -> int | None:
+    line = example.meta.get("line")
+    return line if isinstance(line, int) else None
