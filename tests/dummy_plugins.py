@@ -119,5 +119,11 @@ def make_plugin(name: str, **hooks: Callable[..., object]) -> ModuleType:
 
 def dummy_registry(*extra: object) -> Registry:
     """A registry with only the dummy components (no built-ins, no installed plugins)."""
+    from unittest import mock
+
+    import ensemble_cli.plugins
+
     this = sys.modules[__name__]  # this very module is the plugin
-    return load_registry(autoload=False, builtins=False, extra_plugins=[this, *extra])
+    # hide installed third-party distributions (e.g. the example plugin) entirely
+    with mock.patch.object(ensemble_cli.plugins, "_entry_points", lambda: []):
+        return load_registry(autoload=False, builtins=False, extra_plugins=[this, *extra])

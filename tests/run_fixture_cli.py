@@ -12,7 +12,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fixture_plugins  # noqa: E402
-
 from ensemble_cli.cli.main import main  # noqa: E402
 from ensemble_cli.plugins import load_registry, use_registry  # noqa: E402
 

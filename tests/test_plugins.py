@@ -5,12 +5,12 @@ import textwrap
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
-import dummy_plugins
 import pytest
 import typer
-from dummy_plugins import DummyScorer, LoopLike, RewardLike, dummy_registry, make_plugin
 from typer.testing import CliRunner
 
+import dummy_plugins
+from dummy_plugins import DummyScorer, LoopLike, RewardLike, dummy_registry, make_plugin
 from ensemble_cli import plugins
 from ensemble_cli.hookspecs import hookimpl
 from ensemble_cli.plugins import (

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dummy_plugins import ALL_COMPONENTS, DummyGenerator, DummyScorer, RewardLike, dummy_registry
 
+from dummy_plugins import ALL_COMPONENTS, DummyGenerator, DummyScorer, RewardLike, dummy_registry
 from ensemble_cli.core.types import GenerationSettings
 from ensemble_cli.errors import Problem, RecipeError, UsageError
 from ensemble_cli.recipe import (
@@ -94,6 +94,7 @@ def test_as_dict_fills_defaults_and_is_json(registry: Registry) -> None:
         "top_p": 1.0,
         "seed": 1234,
         "stop": ["\n\n"],
+        "ignore_eos": False,
     }
 
 

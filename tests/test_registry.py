@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from dummy_plugins import DummyScorer, LoopLike, RewardLike
 from pydantic import BaseModel
 
+from dummy_plugins import DummyScorer, LoopLike, RewardLike
 from ensemble_cli.core.components import Aggregator, EnsembleContext
 from ensemble_cli.core.types import Example, Result
 from ensemble_cli.errors import RegistryError

@@ -1,3 +1,3 @@
-"""ensemble-cli: LLM ensemble inference as a batch CLI and an OpenAI-compatible server."""
+"""ensemble-cli: LLM ensemble inference (heterogeneous models cooperating on one answer) as a batch CLI."""
 
 __version__ = "0.1.0"

@@ -76,6 +76,7 @@ class GenerationSpec(_Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     seed: int | None = 1234
     stop: list[str] = Field(default_factory=list)
+    ignore_eos: bool = False  # keep generating past end-of-sequence (benchmarks, like vLLM's flag)
 
     @field_validator("stop", mode="before")
     @classmethod

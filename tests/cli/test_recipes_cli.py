@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dummy_plugins import dummy_registry, make_plugin  # noqa: E402
-
 from ensemble_cli.cli.main import app  # noqa: E402
 from ensemble_cli.plugins import use_registry  # noqa: E402
 

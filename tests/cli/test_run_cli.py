@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import fixture_plugins  # tests/ is on sys.path (conftest.py)
 import pytest
 from typer.testing import CliRunner
 
+import fixture_plugins  # tests/ is on sys.path (conftest.py)
 from ensemble_cli.cli.main import app
 from ensemble_cli.plugins import load_registry, use_registry
 

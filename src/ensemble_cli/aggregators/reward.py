@@ -65,7 +65,13 @@ class RewardAggregator(Aggregator):
                 break
             budgets = [min(cfg.segment_tokens, settings.max_tokens - states[e].tokens) for e in active]
             cands = [
-                s.generate(budgets, stop=settings.stop, temperature=settings.temperature, top_p=settings.top_p)
+                s.generate(
+                    budgets,
+                    stop=settings.stop,
+                    temperature=settings.temperature,
+                    top_p=settings.top_p,
+                    ignore_eos=settings.ignore_eos,
+                )
                 for s in sessions
             ]
             flat = [

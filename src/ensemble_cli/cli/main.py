@@ -43,7 +43,7 @@ class _Root(TyperGroup):
 app = typer.Typer(
     name="ensemble",
     cls=_Root,
-    help="LLM ensemble inference: run recipes over datasets, serve them, inspect plugins.",
+    help="LLM ensemble inference: run recipes over datasets; inspect recipes, models and plugins.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -62,7 +62,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    """LLM ensemble inference: run recipes over datasets, serve them, inspect plugins."""
+    """LLM ensemble inference: run recipes over datasets; inspect recipes, models and plugins."""
 
 
 def _import_optional(name: str) -> ModuleType | None:

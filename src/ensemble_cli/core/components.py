@@ -62,6 +62,10 @@ class Generator(Component, ABC):
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load weights now (otherwise on first ``open``); lets the CLI show loading separately."""
 
+    def offline_aliases(self) -> list[str]:
+        """Built-in model aliases this generator will load, so the pipeline can convert them together."""
+        return []
+
 
 @dataclass
 class Member:

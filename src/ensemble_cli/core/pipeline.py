@@ -41,7 +41,13 @@ class Pipeline:
         return self.resolved.hash
 
     def load(self, on_model: Callable[[str], None] | None = None) -> None:
-        """Load every member's weights now (they would otherwise load on first use)."""
+        """Load every member's weights now (they would otherwise load on first use).
+
+        Built-in aliases not yet in the conversion cache are converted first, concurrently.
+        """
+        from ..models.aliases import prepare_many
+
+        prepare_many([a for m in self.members for a in m.generator.offline_aliases()])
         for member in self.members:
             member.generator.load()
             if on_model is not None:

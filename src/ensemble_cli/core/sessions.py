@@ -54,6 +54,7 @@ class SessionBatch(ABC):
         temperature: float = 0.0,
         top_p: float = 1.0,
         rows: Sequence[int] | None = None,
+        ignore_eos: bool = False,
     ) -> list[Segment]:
         """Write up to ``max_tokens`` tokens for each row in ``rows`` (default: all rows).
 

@@ -34,6 +34,8 @@ class GenerationSettings:
     top_p: float = 1.0
     seed: int | None = 1234
     stop: list[str] = field(default_factory=list)
+    #: keep generating past end-of-sequence tokens (for benchmarks, as vLLM's ``ignore_eos``)
+    ignore_eos: bool = False
 
     @property
     def greedy(self) -> bool:

@@ -120,6 +120,9 @@ class HFGenerator(Generator):
     def load(self) -> None:
         _ = self.loaded
 
+    def offline_aliases(self) -> list[str]:
+        return [self.config.model]
+
     @property
     def tokenizer(self) -> Any:
         return self.loaded.tokenizer

@@ -171,6 +171,7 @@ class HFSessionBatch(SessionBatch):
         temperature: float = 0.0,
         top_p: float = 1.0,
         rows: Sequence[int] | None = None,
+        ignore_eos: bool = False,
     ) -> list[Segment]:
         n = len(self.rows)
         budgets = [max_tokens] * n if isinstance(max_tokens, int) else list(max_tokens)
@@ -198,7 +199,7 @@ class HFSessionBatch(SessionBatch):
                 out_lp[i].append(float(logprobs[i, tok]))
                 self.rows[i].ids.append(tok)
                 self.stats.generated_tokens += 1
-                if tok in self.eos_ids:
+                if tok in self.eos_ids and not ignore_eos:
                     finish[i], stopped_by[i], active[i] = "stop", "eos", False
                     continue
                 if stop:
@@ -440,7 +441,7 @@ class HFSessionBatch(SessionBatch):
 
 def _common_prefix_len(a: Sequence[Any], b: Sequence[Any]) -> int:
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1

@@ -3,9 +3,9 @@ readers (``ensemble eval``, ``--resume``, users' scripts).
 
 A successful record::
 
-    {"id", "prompt", "output", "label"?, "finish_reason", "selected_models",
+    {"id", "prompt", "output", "label"?, "finish_reason", "stop_cause", "rounds", "selected_models",
      "attribution": [{"model", "round", "text", "tokens", "score"}],
-     "usage": {"prompt_tokens", "completion_tokens"},
+     "usage": {"prompt_tokens", "completion_tokens", "generated_tokens"},
      "timing": {"seconds", "started_at", "batch_size"},
      "recipe_hash", "recipe"}
 
@@ -64,6 +64,8 @@ def make_record(
         record["label"] = example.label
     record.update(
         finish_reason=result.finish_reason,
+        stop_cause=result.stop_cause,
+        rounds=result.rounds,
         selected_models=list(result.selected_models),
         attribution=[
             {"model": a.model, "round": a.round, "text": a.text, "tokens": a.tokens, "score": a.score}
@@ -72,6 +74,7 @@ def make_record(
         usage={
             "prompt_tokens": result.usage.prompt_tokens,
             "completion_tokens": result.usage.completion_tokens,
+            "generated_tokens": result.usage.generated_tokens,
         },
         timing=timing.to_dict(),
         recipe_hash=recipe_hash,
