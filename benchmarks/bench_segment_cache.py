@@ -151,9 +151,12 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "gsm8k" / "test.json"))
     ap.add_argument("--quick", action="store_true", help="4 prompts at 128 tokens and 1 at 512")
     ap.add_argument("--skip-seed", action="store_true", help="skip (b) at the long length")
+    ap.add_argument("--only", type=int, default=None, help="run only the configuration of this length")
     args = ap.parse_args()
 
     configs = [(8, 256), (2, 1024)] if not args.quick else [(4, 128), (1, 512)]
+    if args.only:
+        configs = [c for c in configs if c[1] == args.only]
     segment = 32
     print(f"torch threads={torch.get_num_threads()} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     results = []

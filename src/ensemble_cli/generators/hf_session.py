@@ -189,14 +189,17 @@ class HFSessionBatch(SessionBatch):
             return [Segment([], "", [], "length") for _ in range(n)]
         logits = self._sync()
         while True:
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
-            chosen = self._choose(logprobs, temperature, top_p, active)
+            # log p(token) = logit - logsumexp(logits): no full log-softmax tensor per step
+            scores = logits.float()
+            chosen = self._choose(scores, temperature, top_p, active)
+            picked = scores.gather(1, torch.tensor(chosen, device=scores.device)[:, None]).squeeze(1)
+            chosen_lp = (picked - torch.logsumexp(scores, dim=-1)).tolist()
             for i in range(n):
                 if not active[i]:
                     continue
                 tok = int(chosen[i])
                 out_ids[i].append(tok)
-                out_lp[i].append(float(logprobs[i, tok]))
+                out_lp[i].append(chosen_lp[i])
                 self.rows[i].ids.append(tok)
                 self.stats.generated_tokens += 1
                 if tok in self.eos_ids and not ignore_eos:
@@ -297,14 +300,15 @@ class HFSessionBatch(SessionBatch):
         ids = self.tokenizer.encode(sentinel + text, add_special_tokens=False)
         return ids[n:]
 
-    def _choose(self, logprobs: torch.Tensor, temperature: float, top_p: float, active: list[bool]) -> list[int]:
+    def _choose(self, scores: torch.Tensor, temperature: float, top_p: float, active: list[bool]) -> list[int]:
+        """Greedy argmax, or temperature/top-p sampling from each row's own seeded generator."""
         if temperature <= 0.0:
-            return logprobs.argmax(dim=-1).tolist()
-        chosen = [self.pad_id] * logprobs.shape[0]
+            return scores.argmax(dim=-1).tolist()
+        chosen = [self.pad_id] * scores.shape[0]
         for i, on in enumerate(active):
             if not on:
                 continue
-            probs = torch.softmax(logprobs[i] / temperature, dim=-1)
+            probs = torch.softmax(scores[i] / temperature, dim=-1)
             if top_p < 1.0:
                 sorted_p, order = probs.sort(descending=True)
                 cum = sorted_p.cumsum(0)
