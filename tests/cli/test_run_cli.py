@@ -77,7 +77,7 @@ def test_jsonl_input_to_file(tmp_path: Path, recipe: Path, data: Path) -> None:
     assert first["finish_reason"] == "stop"
     assert first["selected_models"] == ["a"]
     assert first["attribution"] == [{"model": "a", "round": 0, "text": "ONE", "tokens": 1, "score": 1.0}]
-    assert first["usage"] == {"prompt_tokens": 1, "completion_tokens": 1}
+    assert first["usage"] == {"prompt_tokens": 1, "completion_tokens": 1, "generated_tokens": 0}
     assert first["timing"]["batch_size"] == 2 and "started_at" in first["timing"]
     assert first["recipe"]["name"] == "echo" and len(first["recipe_hash"]) == 16
     assert "examples ok" in result.stderr and f"output: {out}\n" in result.stderr

@@ -33,7 +33,9 @@ def test_make_record_schema() -> None:
         finish_reason="stop",
         selected_models=["m1", "m2"],
         attribution=[Attribution("m1", 0, "4", 1, 0.5)],
-        usage=Usage(prompt_tokens=10, completion_tokens=1),
+        usage=Usage(prompt_tokens=10, completion_tokens=1, generated_tokens=3),
+        rounds=1,
+        stop_cause="eos",
     )
     rec = make_record(ex, result, timing=TIMING, recipe_hash="h", recipe={"name": "r"})
     assert rec == {
@@ -42,9 +44,11 @@ def test_make_record_schema() -> None:
         "output": "4",
         "label": "4",
         "finish_reason": "stop",
+        "stop_cause": "eos",
+        "rounds": 1,
         "selected_models": ["m1", "m2"],
         "attribution": [{"model": "m1", "round": 0, "text": "4", "tokens": 1, "score": 0.5}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 1},
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "generated_tokens": 3},
         "timing": {"seconds": 1.2346, "started_at": "2025-01-02T03:04:05.000+00:00", "batch_size": 2},
         "recipe_hash": "h",
         "recipe": {"name": "r"},
