@@ -152,6 +152,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="4 prompts at 128 tokens and 1 at 512")
     ap.add_argument("--skip-seed", action="store_true", help="skip (b) at the long length")
     ap.add_argument("--only", type=int, default=None, help="run only the configuration of this length")
+    ap.add_argument("--batches", default="1,8", help="batch sizes to run, comma-separated (default 1,8)")
     args = ap.parse_args()
 
     configs = [(8, 256), (2, 1024)] if not args.quick else [(4, 128), (1, 512)]
@@ -176,7 +177,7 @@ def main() -> None:
         for m in pipe.members:
             bare_decode(m.generator, examples[:1], 1, 4)
         rec.reset()
-        for batch in (1, 8):
+        for batch in [int(b) for b in args.batches.split(",")]:
             ta, tokens = run_ours(pipe, examples, batch)
             enc = rec.encoded()
             rec.reset()
@@ -206,8 +207,10 @@ def main() -> None:
         print(f"{r['prompts']:>7} {r['length']:>5} {r['batch']:>5} {r['a_s']:8.1f} {b} {r['c_s']:8.1f}"
               f" {r['a/c']:6.2f} {ba}  {enc} | {seed}")
     for n_prompts, length in configs:
-        b1 = next(r for r in results if r["length"] == length and r["batch"] == 1)
-        b8 = next(r for r in results if r["length"] == length and r["batch"] == 8)
+        b1 = next((r for r in results if r["length"] == length and r["batch"] == 1), None)
+        b8 = next((r for r in results if r["length"] == length and r["batch"] == 8), None)
+        if b1 is None or b8 is None:
+            continue
         print(f"batch-8 / batch-1 throughput at {n_prompts}x{length}: "
               f"{b8['examples_per_s'] / b1['examples_per_s']:.2f}x")
 
