@@ -59,7 +59,10 @@ def test_deterministic_and_batch_independent(members):
     solo = run(members, examples=EXAMPLES[1:2], segment_tokens=6, max_rounds=5)
     assert [r.output for r in a] == [r.output for r in b]
     assert solo[0].output == a[1].output
-    assert solo[0].attribution == a[1].attribution
+    # same writers, texts and token counts; scores agree up to float noise of different batch shapes
+    key = [(x.model, x.round, x.text, x.tokens) for x in solo[0].attribution]
+    assert key == [(x.model, x.round, x.text, x.tokens) for x in a[1].attribution]
+    assert [x.score for x in solo[0].attribution] == pytest.approx([x.score for x in a[1].attribution], abs=1e-4)
 
 
 def test_winner_alternates_with_the_scorer(members):
