@@ -395,27 +395,16 @@ class HFSessionBatch(SessionBatch):
         for i, (r, p) in enumerate(zip(rows, pending, strict=True)):
             input_ids[i, : len(p)] = torch.tensor(p, dtype=torch.long)
             position_ids[i] = torch.arange(r.cached, r.cached + t).clamp_(max=r.cached + len(p) - 1)
-        mask = self._attention_mask(lens, t)
         last = torch.tensor([[n - 1] for n in lens], device=self.device)
-        out = self.model(
-            input_ids=input_ids,
-            attention_mask=mask,
-            position_ids=position_ids,
-            cache=self.cache,
-            use_cache=True,
-            logits_to_keep=last,
-        )
-        self.stats.forward_calls += 1
+        logits = self._forward(input_ids, position_ids, lens, logits_to_keep=last)
         # tokens fed after each row's prompt; the first prefill of a prompt is not counted
         self.stats.encoded_tokens += sum(
             n - max(0, min(n, r.prompt_len - r.cached)) for r, n in zip(rows, lens, strict=True)
         )
-        self.width += t
         for r, n in zip(rows, lens, strict=True):
-            r.occupied += t
             r.cached += n
         self._compact([t - n for n in lens])
-        return out.logits[:, 0]
+        return logits[:, 0]
 
     def _decode_step(self, chosen: list[int], active: list[bool]) -> torch.Tensor:
         """Feed one sampled token per row (inactive rows: a masked pad) and return the new logits."""
@@ -424,23 +413,34 @@ class HFSessionBatch(SessionBatch):
                                  dtype=torch.long, device=self.device)
         position_ids = torch.tensor([[len(r.ids) - 1 if a else r.cached] for r, a in zip(rows, active, strict=True)],
                                     dtype=torch.long, device=self.device)
-        extra = [1 if a else 0 for a in active]
-        mask = self._attention_mask(extra, 1)
+        logits = self._forward(input_ids, position_ids, [1 if a else 0 for a in active], logits_to_keep=1)
+        for r, a in zip(rows, active, strict=True):
+            if a:
+                r.cached += 1
+        return logits[:, -1]
+
+    def _forward(
+        self, input_ids: torch.Tensor, position_ids: torch.Tensor, real: list[int], *, logits_to_keep: Any
+    ) -> torch.Tensor:
+        """Run one chunk through the model, appending it to every row's block of the cache.
+
+        ``real[i]`` of row i's chunk columns are real tokens (the rest are padding, masked out and
+        left as a stale tail for the caller to drop). Callers advance ``cached`` themselves.
+        """
+        t = input_ids.shape[1]
         out = self.model(
             input_ids=input_ids,
-            attention_mask=mask,
+            attention_mask=self._attention_mask(real, t),
             position_ids=position_ids,
             cache=self.cache,
             use_cache=True,
-            logits_to_keep=1,
+            logits_to_keep=logits_to_keep,
         )
         self.stats.forward_calls += 1
-        self.width += 1
-        for r, a in zip(rows, active, strict=True):
-            r.occupied += 1
-            if a:
-                r.cached += 1
-        return out.logits[:, -1]
+        self.width += t
+        for r in self.rows:
+            r.occupied += t
+        return out.logits
 
 
 def _common_prefix_len(a: Sequence[Any], b: Sequence[Any]) -> int:
