@@ -83,14 +83,14 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
 def load_model(config: HFConfig) -> LoadedModel:
     """Resolve the alias, then load tokenizer and weights in the requested dtype, in eval mode."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from ..models.tokenizer_cache import load_tokenizer
 
     source = resolve_model(config.model)
     dtype = "auto" if config.dtype == "auto" else getattr(torch, config.dtype)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            source, revision=config.revision, trust_remote_code=config.trust_remote_code
-        )
+        tokenizer = load_tokenizer(source, revision=config.revision, trust_remote_code=config.trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
             source, revision=config.revision, trust_remote_code=config.trust_remote_code, dtype=dtype
         )
