@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ensemble_cli.core.components import Candidate, ComponentConfig, Scorer
-from ensemble_cli.errors import PluginError, Problem, RecipeError, RegistryError
-from ensemble_cli.plugins import get_registry
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from ensemble_cli.errors import PluginError
+from ensemble_cli.nested_spec import ScorerSpec
+from pydantic import Field
 
 if TYPE_CHECKING:
     from ensemble_cli.core.pool import ModelPool
@@ -51,74 +50,13 @@ def length_bonus(n: int, alpha: float) -> float:
     return alpha * math.log((5 + n) / 6)
 
 
-# -- the wrapped scorer's spec ------------------------------------------------------------------
-
-
-def _details(loc: tuple[str | int, ...], value: Any, kind: str, message: str) -> InitErrorDetails:
-    # The host turns "extra_forbidden"/"missing" into "unknown field"/"required"; keep those types
-    # and carry every other message over as is ("{message}": no str.format surprises with braces).
-    if kind in ("extra_forbidden", "missing"):
-        return InitErrorDetails(type=kind, loc=loc, input=value)
-    error = PydanticCustomError(kind, "{message}", {"message": message})
-    return InitErrorDetails(type=error, loc=loc, input=value)
-
-
-class ScorerSpec(ComponentConfig):
-    """A scorer as a recipe writes one, ``{type: logprob, params: {...}}`` (a bare name is fine).
-
-    Validating a spec looks the type up in the host's registry (``get_registry()``) and validates
-    ``params`` against that scorer's ``Config``, so ``ensemble recipes validate`` reports a bad
-    wrapped scorer with its full path (``scorer.params.base.params.x``) before any model loads.
-    """
-
-    type: str = Field("logprob", description="a registered scorer's name")
-    params: dict[str, Any] = Field(default_factory=dict, description="that scorer's params")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return {"type": value} if isinstance(value, str) else value
-
-    @field_validator("params", mode="before")
-    @classmethod
-    def _empty_params(cls, value: Any) -> Any:
-        return {} if value is None else value  # `params:` with nothing after it
-
-    @model_validator(mode="after")
-    def _check_against_registry(self) -> ScorerSpec:
-        try:
-            cls = get_registry().get("scorer", self.type)
-        except RegistryError as exc:
-            details = [_details(("type",), self.type, "unknown_scorer", str(exc))]
-            raise ValidationError.from_exception_data(type(self).__name__, details) from None
-        try:
-            cls.Config.model_validate(self.params)
-        except ValidationError as exc:
-            details = [
-                _details(("params", *e["loc"]), e["input"], e["type"], e["msg"]) for e in exc.errors()
-            ]
-            raise ValidationError.from_exception_data(type(self).__name__, details) from None
-        return self
-
-    def build(self) -> Scorer:
-        """The wrapped scorer, ``cls(cls.Config(**params))``; errors are ``ensemble_cli`` errors."""
-        cls = get_registry().get("scorer", self.type)  # RegistryError, with "did you mean"
-        try:
-            config = cls.Config.model_validate(self.params)
-        except ValidationError as exc:
-            problems = [Problem(".".join(["params", *map(str, e["loc"])]), e["msg"]) for e in exc.errors()]
-            raise RecipeError(problems, f"base scorer {self.type!r}") from None
-        scorer = cls(config)
-        if not isinstance(scorer, Scorer):  # the registry guarantees the class; be explicit anyway
-            raise PluginError(f"{self.type!r} did not build a Scorer")
-        return scorer
-
-
 # -- the component ------------------------------------------------------------------------------
 
 
 class LengthPenaltyConfig(ComponentConfig):
-    base: ScorerSpec = Field(default_factory=ScorerSpec, description="the scorer whose scores are adjusted")
+    base: ScorerSpec = Field(
+        default_factory=lambda: ScorerSpec(type="logprob"), description="the scorer whose scores are adjusted"
+    )
     alpha: float = Field(
         0.6, ge=0, allow_inf_nan=False, description="GNMT exponent: adds alpha * ln((5 + n) / 6) for n tokens"
     )
@@ -133,7 +71,7 @@ class LengthPenaltyScorer(Scorer):
 
     def __init__(self, config: LengthPenaltyConfig | None = None) -> None:
         super().__init__(config)
-        self.base = self.config.base.build()
+        self.base: Scorer = self.config.base.build()  # type: ignore[assignment]
 
     # The pipeline sets ``pool`` on the scorer it built; the wrapped scorer may need it (a reward
     # model scorer loads its model from the pool), so the wrapper hands it through.
