@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .core.types import Example, Result
-from .errors import EnsembleError
+from .errors import describe
 from .io.readers import RowError
 from .io.records import Timing, make_error_record, make_record
 from .io.writers import OutputState, ResultWriter
@@ -76,13 +76,6 @@ def pending(items: Iterable[Example | RowError], state: OutputState | None) -> P
         else:
             result.todo.append(item)
     return result
-
-
-def error_reason(exc: Exception) -> str:
-    """An exception as an error-record reason: our own errors read as they are, others get a type."""
-    if isinstance(exc, EnsembleError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class BatchRunner:
@@ -171,7 +164,7 @@ class BatchRunner:
         self._emit(
             make_error_record(
                 example.id,
-                error_reason(exc),
+                describe(exc),
                 recipe_hash=self.recipe_hash,
                 prompt=example.prompt,
                 line=line if isinstance(line, int) else None,

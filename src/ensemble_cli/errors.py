@@ -72,3 +72,12 @@ class ExampleError(EnsembleError):
 
 class GenerationError(EnsembleError):
     """Generation failed for a request (e.g. the context no longer fits the model)."""
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one line for a record or a report: our own errors' messages stand on their
+    own, foreign ones are prefixed with their type (``KeyError: 'x'``)."""
+    text = str(exc)
+    if isinstance(exc, EnsembleError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from . import __version__, hookspecs
-from .errors import EnsembleError
+from .errors import describe
 from .registry import PluginInfo, Registry, suggest
 
 if TYPE_CHECKING:
@@ -100,14 +100,6 @@ def _entry_points() -> list[metadata.EntryPoint]:
     return found
 
 
-def _describe(exc: BaseException) -> str:
-    """``Type: message`` for foreign exceptions; our own errors' messages stand on their own."""
-    text = str(exc)
-    if isinstance(exc, EnsembleError):
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _unique(registry: Registry, name: str) -> str:
     taken = {p.name for p in registry.plugins}
     candidate, n = name, 2
@@ -140,7 +132,7 @@ def _add(loaded: LoadedPlugins, plugin: object, info: PluginInfo) -> None:
         pm.register(plugin, name=info.name)
     except Exception as exc:  # PluginValidationError (bad hook signature), ValueError (twice)
         log.debug("plugin %s could not be registered", info.name, exc_info=True)
-        info.error = f"cannot register: {_describe(exc)}"
+        info.error = f"cannot register: {describe(exc)}"
         return
     unknown = _unknown_hooks(pm, plugin)
     if unknown:
@@ -157,7 +149,7 @@ def _load_builtins(loaded: LoadedPlugins, entry_point: metadata.EntryPoint | Non
     except Exception as exc:
         log.debug("built-in plugins failed to import", exc_info=True)
         loaded.registry.add_plugin(info)
-        info.error = f"failed to import {BUILTINS}: {_describe(exc)}"
+        info.error = f"failed to import {BUILTINS}: {describe(exc)}"
         return
     _add(loaded, module, info)
 
@@ -182,7 +174,7 @@ def _load_entry_point(
     except Exception as exc:  # ImportError, SyntaxError, anything raised at import time
         log.debug("plugin %s failed to import", info.name, exc_info=True)
         loaded.registry.add_plugin(info)
-        info.error = f"failed to import {ep.value}: {_describe(exc)}"
+        info.error = f"failed to import {ep.value}: {describe(exc)}"
         return
     _add(loaded, plugin, info)
 
@@ -205,7 +197,7 @@ def _register_components(loaded: LoadedPlugins, info: PluginInfo) -> None:
         except Exception as exc:
             log.debug("plugin %s: %s failed", info.name, hook, exc_info=True)
             registry.unregister_plugin(info.name)
-            info.error = f"{hook} failed: {_describe(exc)}"
+            info.error = f"{hook} failed: {describe(exc)}"
             break
     registry.refresh_plugin_components(info.name)
 
@@ -325,7 +317,7 @@ def register_plugin_commands(app: typer.Typer, plugins: LoadedPlugins | None = N
         except Exception as exc:
             app.registered_commands[:] = [c for c in app.registered_commands if id(c) in before]
             app.registered_groups[:] = [g for g in app.registered_groups if id(g) in before]
-            info.error = f"register_commands failed: {_describe(exc)}"
+            info.error = f"register_commands failed: {describe(exc)}"
             print(f"warning: plugin {info.name!r}: {info.error}", file=sys.stderr)
             continue
         after = _command_names(app)
