@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .core.components import KINDS, Component, ComponentConfig
@@ -28,10 +28,9 @@ def _details(loc: tuple[str | int, ...], value: Any, kind: str, message: str) ->
     return InitErrorDetails(type=error, loc=loc, input=value)
 
 
-class NestedSpec(ComponentConfig):
-    """``{type, params}`` of a component of kind ``kind`` (a bare name is fine); see the module doc."""
-
-    kind: ClassVar[str] = ""
+class SpecShape(BaseModel):
+    """The ``{type, params}`` shape shared by recipe components and nested specs: a bare string
+    means ``{type: <string>}`` and ``params:`` left empty means ``{}``."""
 
     type: str = Field(description="a registered component's name")
     params: dict[str, Any] = Field(default_factory=dict, description="that component's params")
@@ -45,6 +44,12 @@ class NestedSpec(ComponentConfig):
     @classmethod
     def _empty_params(cls, value: Any) -> Any:
         return {} if value is None else value  # `params:` with nothing after it
+
+
+class NestedSpec(ComponentConfig, SpecShape):
+    """``{type, params}`` of a component of kind ``kind`` (a bare name is fine); see the module doc."""
+
+    kind: ClassVar[str] = ""
 
     @model_validator(mode="after")
     def _check_against_registry(self) -> NestedSpec:

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core.components import Component, ComponentConfig
 from .core.types import GenerationSettings
 from .errors import EnsembleError, Problem, RecipeError, UsageError
+from .nested_spec import SpecShape
 from .plugins import get_registry
 from .registry import Registry, suggest
 
@@ -38,21 +39,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ComponentSpec(_Strict):
+class ComponentSpec(_Strict, SpecShape):
     """``{type: reward, params: {...}}``; a bare string (``selector: all``) means ``{type: all}``."""
-
-    type: str
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return {"type": value} if isinstance(value, str) else value
-
-    @field_validator("params", mode="before")
-    @classmethod
-    def _empty_params(cls, value: Any) -> Any:
-        return {} if value is None else value  # `params:` with nothing after it
 
 
 class ModelSpec(_Strict):
