@@ -86,9 +86,19 @@ class Candidate:
 
 
 class Scorer(Component, ABC):
-    """Scores candidates; higher is better. Batched over all candidates of a round."""
+    """Scores candidates; higher is better. Batched over all candidates of a round.
+
+    ``members`` is set by the pipeline (``bind``) to the recipe's members, so a scorer can score
+    under a named member's model (teacher-forced log-probs, a judge prompt). Like ``pool`` it is
+    wiring, not per-request state; wrapper scorers override ``bind`` to pass it to what they wrap.
+    """
 
     kind = "scorer"
+    members: Sequence[Member] = ()
+
+    def bind(self, members: Sequence[Member]) -> None:
+        """Receive the recipe's members (all of them, selected or not)."""
+        self.members = list(members)
 
     @abstractmethod
     def score(self, candidates: Sequence[Candidate]) -> list[float]:

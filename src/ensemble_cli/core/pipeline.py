@@ -34,6 +34,8 @@ class Pipeline:
         for comp in (self.selector, self.aggregator, self.scorer):
             if comp is not None:
                 comp.pool = self.pool
+        if self.scorer is not None:
+            self.scorer.bind(self.members)
         self._by_name = {m.name: m for m in self.members}
 
     @property

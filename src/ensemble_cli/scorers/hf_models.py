@@ -1,0 +1,84 @@
+"""Loading the transformers models that scorers use (PRMs, reward models, sentence encoders).
+
+A scorer's model is loaded once per process through the ModelPool, keyed by the head it needs
+plus every option that changes the loaded weights (model, revision, dtype, device, remote code),
+so two scorers with the same model share it and the ``max_length``/``batch_size`` knobs do not
+cause a reload. Tests put tiny random-weight models into a pool under ``model_key`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..core.components import ComponentConfig
+from ..core.pool import ModelPool, default_pool, spec_key
+from ..errors import ModelLoadError
+
+
+class ScoringModelConfig(ComponentConfig):
+    """Options shared by scorers that load their own transformers model."""
+
+    model: str = Field(description="HF hub id or local folder")
+    dtype: Literal["bfloat16", "float16", "float32", "auto"] = "bfloat16"
+    device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1, mps")
+    revision: str | None = None
+    trust_remote_code: bool = False
+    max_length: int | None = Field(None, gt=1, description="longest input in tokens (default: the model's)")
+    batch_size: int = Field(8, gt=0, description="inputs per forward pass")
+
+
+@dataclass
+class ScoringModel:
+    """A model and its tokenizer as loaded once per process."""
+
+    model: Any
+    tokenizer: Any
+
+    @property
+    def max_positions(self) -> int | None:
+        cfg = self.model.config
+        cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+        return getattr(cfg, "max_position_embeddings", None)
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+
+def model_key(head: str, config: ScoringModelConfig) -> str:
+    """The pool key of the model a scorer with ``config`` uses under ``head`` (e.g. ``token-classification``)."""
+    fields = ("model", "dtype", "device", "revision", "trust_remote_code")
+    return spec_key(f"scorer-model:{head}", {f: getattr(config, f) for f in fields})
+
+
+def load_scoring_model(
+    head: str, config: ScoringModelConfig, auto_class: Callable[[], Any], pool: ModelPool | None = None
+) -> ScoringModel:
+    """The (pooled) model for ``config`` built with ``auto_class()`` (an ``AutoModelFor...``), in eval mode."""
+
+    def load() -> ScoringModel:
+        import torch
+
+        from ..models.tokenizer_cache import load_tokenizer
+
+        dtype = "auto" if config.dtype == "auto" else getattr(torch, config.dtype)
+        kwargs = {"revision": config.revision, "trust_remote_code": config.trust_remote_code}
+        try:
+            tokenizer = load_tokenizer(config.model, **kwargs)
+            model = auto_class().from_pretrained(config.model, dtype=dtype, **kwargs)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot load {head} model '{config.model}': {exc}") from exc
+        model.to(config.device)
+        model.eval()
+        return ScoringModel(model, tokenizer)
+
+    return (pool or default_pool()).get(model_key(head, config), load)
+
+
+def limit(config: ScoringModelConfig, loaded: ScoringModel) -> int | None:
+    """The input length limit: the config's ``max_length``, else the model's position count."""
+    return config.max_length or loaded.max_positions
