@@ -24,6 +24,7 @@ def register_scorers(register: Register) -> None:
     from .scorers.logprob import LogprobScorer
 
     register("logprob", LogprobScorer)
+    _register_issue5_scorers(register)
 
 
 @hookimpl
@@ -40,3 +41,18 @@ def register_aggregators(register: Register) -> None:
     from .aggregators.reward import RewardAggregator
 
     register("reward", RewardAggregator)
+
+
+def _register_issue5_scorers(register: Register) -> None:
+    """Scorers of the scorer issue (model-based, answer-based, remote, combinators)."""
+    from .scorers.consensus import ConsensusScorer
+    from .scorers.prm import PRMScorer
+    from .scorers.remote import RemoteScorer
+    from .scorers.reward_model import RewardModelScorer
+    from .scorers.weighted import WeightedScorer
+
+    register("prm", PRMScorer)
+    register("reward-model", RewardModelScorer)
+    register("consensus", ConsensusScorer)
+    register("remote", RemoteScorer)
+    register("weighted", WeightedScorer)

@@ -56,9 +56,16 @@ def model_key(head: str, config: ScoringModelConfig) -> str:
 
 
 def load_scoring_model(
-    head: str, config: ScoringModelConfig, auto_class: Callable[[], Any], pool: ModelPool | None = None
+    head: str,
+    config: ScoringModelConfig,
+    auto_class: Callable[[], Any],
+    pool: ModelPool | None = None,
+    source: Callable[[str], str] = str,
 ) -> ScoringModel:
-    """The (pooled) model for ``config`` built with ``auto_class()`` (an ``AutoModelFor...``), in eval mode."""
+    """The (pooled) model for ``config`` built with ``auto_class()`` (an ``AutoModelFor...``), in eval mode.
+
+    ``source`` maps ``config.model`` to what ``from_pretrained`` gets (an alias to its folder).
+    """
 
     def load() -> ScoringModel:
         import torch
@@ -68,8 +75,9 @@ def load_scoring_model(
         dtype = "auto" if config.dtype == "auto" else getattr(torch, config.dtype)
         kwargs = {"revision": config.revision, "trust_remote_code": config.trust_remote_code}
         try:
-            tokenizer = load_tokenizer(config.model, **kwargs)
-            model = auto_class().from_pretrained(config.model, dtype=dtype, **kwargs)
+            path = source(config.model)
+            tokenizer = load_tokenizer(path, **kwargs)
+            model = auto_class().from_pretrained(path, dtype=dtype, **kwargs)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load {head} model '{config.model}': {exc}") from exc
         model.to(config.device)
