@@ -51,10 +51,12 @@ def _register_issue5_scorers(register: Register) -> None:
     from .scorers.prm import PRMScorer
     from .scorers.remote import RemoteScorer
     from .scorers.reward_model import RewardModelScorer
+    from .scorers.self_certainty import SelfCertaintyScorer
     from .scorers.weighted import WeightedScorer
 
     register("prm", PRMScorer)
     register("reward-model", RewardModelScorer)
+    register("self-certainty", SelfCertaintyScorer)
     register("consensus", ConsensusScorer)
     register("remote", RemoteScorer)
     register("weighted", WeightedScorer)

@@ -77,3 +77,12 @@ def test_empty_context_is_refused_and_default_generator_is_unsupported():
 
     with pytest.raises(UnsupportedError, match="cannot score tokens"):
         Remote().score_tokens([ScoreItem([1], [2])])
+
+
+def test_a_batch_of_empty_targets_scores_nothing():
+    """Every item with no target and no query: empty results, not an IndexError on a float index."""
+    model, tok = tiny_llama()
+    gen = make_generator(model, tok)
+    ctx = gen.encode_prompt(Example("e", [{"role": "user", "content": "hi"}]))
+    (ts,) = gen.score_tokens([ScoreItem(ctx, [])])
+    assert ts.logprobs == [] and ts.certainty == [] and ts.query_logprobs == [] and ts.mean == 0.0

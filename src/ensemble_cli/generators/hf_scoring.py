@@ -72,8 +72,10 @@ def _score_batch(
             cols.append(pos)
         spans.append((start, n_tgt, 1 if item.query_ids else 0))
     targets = [t for i in batch for t in items[i].target_ids + ([0] if items[i].query_ids else [])]
-    gathered = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
-    per_pos = _head_stats(model, gathered, torch.tensor(targets, device=device), top_k, items, batch, spans)
+    index = torch.tensor([rows, cols], dtype=torch.long, device=device).reshape(2, -1)  # long even when empty
+    gathered = hidden[index[0], index[1]]
+    targets_t = torch.tensor(targets, dtype=torch.long, device=device)
+    per_pos = _head_stats(model, gathered, targets_t, top_k, items, batch, spans)
 
     for (start, n_tgt, has_query), i in zip(spans, batch, strict=True):
         lp, greedy, mx, cert, top, query = per_pos
