@@ -52,11 +52,13 @@ def _register_issue5_scorers(register: Register) -> None:
     from .scorers.remote import RemoteScorer
     from .scorers.reward_model import RewardModelScorer
     from .scorers.self_certainty import SelfCertaintyScorer
+    from .scorers.vote import VoteScorer
     from .scorers.weighted import WeightedScorer
 
     register("prm", PRMScorer)
     register("reward-model", RewardModelScorer)
     register("self-certainty", SelfCertaintyScorer)
     register("consensus", ConsensusScorer)
+    register("vote", VoteScorer)
     register("remote", RemoteScorer)
     register("weighted", WeightedScorer)
