@@ -43,11 +43,13 @@ def register_aggregators(register: Register) -> None:
 
     register("reward", RewardAggregator)
     register("single", SingleAggregator)
+    _register_issue5_aggregators(register)
 
 
 def _register_issue5_scorers(register: Register) -> None:
     """Scorers of the scorer issue (model-based, answer-based, remote, combinators)."""
     from .scorers.consensus import ConsensusScorer
+    from .scorers.pairwise import JudgeScorer
     from .scorers.prm import PRMScorer
     from .scorers.remote import RemoteScorer
     from .scorers.reward_model import RewardModelScorer
@@ -62,3 +64,15 @@ def _register_issue5_scorers(register: Register) -> None:
     register("vote", VoteScorer)
     register("remote", RemoteScorer)
     register("weighted", WeightedScorer)
+    register("judge", JudgeScorer)
+
+
+def _register_issue5_aggregators(register: Register) -> None:
+    """Response-level aggregators: whole answers chosen, ranked or synthesised."""
+    from .aggregators.best_of_n import BestOfNAggregator
+    from .aggregators.moa import MoAAggregator
+    from .aggregators.rank import RankAggregator
+
+    register("best-of-n", BestOfNAggregator)
+    register("rank", RankAggregator)
+    register("moa", MoAAggregator)

@@ -36,7 +36,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ensemble_cli.core.components import Candidate, ComponentConfig, Scorer
+from ensemble_cli.core.components import Candidate, ComponentConfig, Member, Scorer
 from ensemble_cli.errors import PluginError
 from ensemble_cli.nested_spec import ScorerSpec
 from pydantic import Field
@@ -82,6 +82,11 @@ class LengthPenaltyScorer(Scorer):
     @pool.setter
     def pool(self, value: ModelPool | None) -> None:
         self.base.pool = value
+
+    def bind(self, members: Sequence[Member]) -> None:
+        """The wrapped scorer may score under a member's model (``logprob`` with ``under``)."""
+        super().bind(members)
+        self.base.bind(members)
 
     def score(self, candidates: Sequence[Candidate]) -> list[float]:
         scores = self.base.score(candidates)

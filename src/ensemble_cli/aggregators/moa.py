@@ -1,0 +1,145 @@
+"""The ``moa`` aggregator: Mixture-of-Agents (Wang et al., 2024).
+
+Proposer layers, then one aggregator model::
+
+    layer 1:      each proposer answers the question
+    layer k > 1:  each proposer answers again, shown layer k-1's answers in the synthesis prompt
+    final:        the aggregator model writes the output, shown the last layer's answers
+
+``layers`` is a number of layers in which every selected member proposes, or an explicit list of
+layers, each a list of member names (``[[smol, gemma], [smol]]``). Names the selector did not pick
+for a request are left out of their layer; a layer left empty is an error. ``aggregator_model``
+names the member that writes the final answer (default: the first selected member; it must be
+selected).
+
+The synthesis prompt follows the MoA paper's "aggregate-and-synthesize" prompt: a system turn
+holding ``synthesis_prompt`` and the numbered answers, followed by the request's own messages (a
+system message of the request is appended to ours). Proposers of every layer write up to
+``proposer_max_tokens`` (default: ``generation.max_tokens``); the final answer is written in
+``chunk_tokens`` pieces and emitted piece by piece, so it streams; cancellation is checked between
+layers and pieces. Attribution holds the final answer only (one entry per piece, round = number
+of proposer layers); ``usage.generated_tokens`` counts every proposal too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from pydantic import Field
+
+from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member
+from ..core.types import Attribution, Example, Result, Usage
+from ..errors import UsageError
+from .full_answers import write_answers
+
+SYNTHESIS_PROMPT = (
+    "You have been provided with a set of responses from various models to the latest user query. "
+    "Your task is to synthesize these responses into a single, high-quality response. Critically "
+    "evaluate the information provided in these responses, recognizing that some of it may be biased "
+    "or incorrect. Do not simply copy the given answers; offer a refined, accurate and comprehensive reply."
+)
+
+
+class MoAConfig(ComponentConfig):
+    layers: int | list[list[str]] = Field(1, description="proposer layers: a count (all members) or member names")
+    aggregator_model: str | None = Field(None, description="member writing the final answer (default: first)")
+    synthesis_prompt: str = Field(SYNTHESIS_PROMPT, description="system text shown before the numbered answers")
+    proposer_max_tokens: int | None = Field(None, gt=0, description="token budget of each proposal")
+    chunk_tokens: int = Field(32, gt=0, description="tokens per generate call of the final answer (streaming)")
+
+
+def synthesis_example(example: Example, prompt: str, answers: Sequence[str]) -> Example:
+    """The request with the previous layer's answers shown in a system turn."""
+    listed = "\n\n".join(f"{i}. {a.strip()}" for i, a in enumerate(answers, 1))
+    system = f"{prompt}\n\nResponses from models:\n\n{listed}"
+    own = [m for m in example.messages if m["role"] == "system"]
+    if own:
+        system += "\n\n" + "\n\n".join(m["content"] for m in own)
+    rest = [m for m in example.messages if m["role"] != "system"]
+    return replace(example, messages=[{"role": "system", "content": system}, *rest])
+
+
+class MoAAggregator(Aggregator):
+    description = "Mixture-of-Agents: proposer layers, then an aggregator model synthesises their answers"
+    Config = MoAConfig
+    config: MoAConfig
+
+    def _layers(self, members: Sequence[Member]) -> list[list[Member]]:
+        cfg = self.config
+        if isinstance(cfg.layers, int):
+            return [list(members) for _ in range(cfg.layers)]
+        by_name = {m.name: m for m in members}
+        layers = []
+        for k, names in enumerate(cfg.layers):
+            layer = [by_name[n] for n in names if n in by_name]
+            if not layer:
+                raise UsageError(f"moa: proposer layer {k} has none of its members selected ({', '.join(names)})")
+            layers.append(layer)
+        return layers
+
+    def _final(self, members: Sequence[Member]) -> Member:
+        name = self.config.aggregator_model
+        if name is None:
+            return members[0]
+        for m in members:
+            if m.name == name:
+                return m
+        raise UsageError(f"moa: aggregator_model {name!r} is not among the selected members")
+
+    def run(self, examples: Sequence[Example], ctx: EnsembleContext) -> list[Result]:
+        cfg = self.config
+        layers, final = self._layers(ctx.members), self._final(ctx.members)
+        n_ex = len(examples)
+        generated = [0] * n_ex
+        proposal_settings = replace(ctx.settings, max_tokens=cfg.proposer_max_tokens or ctx.settings.max_tokens)
+        prompts = list(examples)
+        for layer in layers:
+            texts: list[list[str]] = [[] for _ in examples]
+            for m in layer:
+                answers, _ = write_answers(m, prompts, proposal_settings, ctx, chunk_tokens=64)
+                for e in range(n_ex):
+                    texts[e].append(answers[e][0].segment.text)
+                    generated[e] += len(answers[e][0].segment.token_ids)
+            prompts = [synthesis_example(ex, cfg.synthesis_prompt, texts[e]) for e, ex in enumerate(examples)]
+        return self._write_final(examples, prompts, final, ctx, generated, len(layers))
+
+    def _write_final(
+        self, examples: Sequence[Example], prompts: list[Example], final: Member, ctx: EnsembleContext,
+        generated: list[int], rounds: int,
+    ) -> list[Result]:
+        settings = ctx.settings
+        session = final.generator.open(prompts, settings, salt=final.name)
+        results = [Result(ex.id, usage=Usage(prompt_tokens=session.prompt_length(i), generated_tokens=generated[i]),
+                          rounds=rounds + 1) for i, ex in enumerate(examples)]
+        active = []
+        for e in range(len(examples)):
+            if ctx.is_cancelled(e):
+                results[e].finish_reason, results[e].stop_cause = "stop", "cancelled"
+            else:
+                active.append(e)
+        while active:
+            budgets = [min(self.config.chunk_tokens, settings.max_tokens - results[e].usage.completion_tokens)
+                       for e in active]
+            segs = session.generate(budgets, stop=settings.stop, temperature=settings.temperature,
+                                    top_p=settings.top_p, ignore_eos=settings.ignore_eos)
+            keep = []
+            for row, (e, seg) in enumerate(zip(active, segs, strict=True)):
+                res = results[e]
+                res.output += seg.text
+                res.usage.completion_tokens += len(seg.token_ids)
+                res.usage.generated_tokens += len(seg.token_ids)
+                if seg.token_ids or seg.text:
+                    res.attribution.append(Attribution(final.name, rounds, seg.text, len(seg.token_ids)))
+                ctx.emit(e, seg.text)
+                if seg.finish_reason == "stop":
+                    res.finish_reason, res.stop_cause = "stop", seg.stopped_by
+                elif res.usage.completion_tokens >= settings.max_tokens:
+                    res.finish_reason, res.stop_cause = "length", "max_tokens"
+                elif ctx.is_cancelled(e):
+                    res.finish_reason, res.stop_cause = "stop", "cancelled"
+                else:
+                    keep.append(row)
+            session.retain(keep)
+            active = [active[row] for row in keep]
+        return results
