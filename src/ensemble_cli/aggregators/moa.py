@@ -118,6 +118,8 @@ class MoAAggregator(Aggregator):
                 results[e].finish_reason, results[e].stop_cause = "stop", "cancelled"
             else:
                 active.append(e)
+        if len(active) < len(examples):
+            session.retain(active)  # session rows follow ``active`` from here on
         while active:
             budgets = [min(self.config.chunk_tokens, settings.max_tokens - results[e].usage.completion_tokens)
                        for e in active]

@@ -1,0 +1,72 @@
+"""The ``moa`` aggregator (Mixture-of-Agents) on tiny random-weight models."""
+
+from __future__ import annotations
+
+import pytest
+
+from ensemble_cli.aggregators.moa import SYNTHESIS_PROMPT, MoAAggregator, MoAConfig, synthesis_example
+from ensemble_cli.aggregators.single import SingleAggregator, SingleConfig
+from ensemble_cli.core.components import EnsembleContext, Member
+from ensemble_cli.core.types import Example, GenerationSettings
+from ensemble_cli.errors import UsageError
+from response_fixtures import EXAMPLES
+from tiny_models import make_generator, tiny_gemma3, tiny_llama
+
+SETTINGS = GenerationSettings(max_tokens=10)
+
+
+@pytest.fixture(scope="module")
+def members():
+    return [Member("llama", make_generator(*tiny_llama(), "llama")),
+            Member("gemma", make_generator(*tiny_gemma3(), "gemma"))]
+
+
+def single(member, examples):
+    return [r.output for r in SingleAggregator(SingleConfig(chunk_tokens=64)).run(
+        examples, EnsembleContext([member], None, SETTINGS))]
+
+
+def test_synthesis_prompt_lists_the_answers_before_the_request():
+    ex = Example("e", [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Q?"}])
+    out = synthesis_example(ex, "Synthesise.", [" first ", "second"])
+    assert out.id == "e" and out.messages[1:] == [{"role": "user", "content": "Q?"}]
+    assert out.messages[0] == {
+        "role": "system",
+        "content": "Synthesise.\n\nResponses from models:\n\n1. first\n\n2. second\n\nBe terse.",
+    }
+
+
+def test_two_layers_then_the_aggregator_equals_running_them_by_hand(members):
+    llama, gemma = members
+    emitted: dict[int, str] = {}
+    ctx = EnsembleContext(members, None, SETTINGS, on_text=lambda i, t: emitted.update({i: emitted.get(i, "") + t}))
+    results = MoAAggregator(MoAConfig(layers=2, aggregator_model="gemma", chunk_tokens=4)).run(EXAMPLES[:2], ctx)
+    # by hand: layer 1 answers the question, layer 2 sees layer 1's answers, gemma synthesises layer 2's
+    layer1 = list(zip(single(llama, EXAMPLES[:2]), single(gemma, EXAMPLES[:2]), strict=True))
+    prompts2 = [synthesis_example(ex, SYNTHESIS_PROMPT, list(a)) for ex, a in zip(EXAMPLES[:2], layer1, strict=True)]
+    layer2 = list(zip(single(llama, prompts2), single(gemma, prompts2), strict=True))
+    prompts3 = [synthesis_example(ex, SYNTHESIS_PROMPT, list(a)) for ex, a in zip(EXAMPLES[:2], layer2, strict=True)]
+    final = single(gemma, prompts3)
+    assert [r.output for r in results] == final
+    for i, r in enumerate(results):
+        assert emitted.get(i, "") == r.output  # streamed piece by piece
+        assert "".join(a.text for a in r.attribution) == r.output
+        assert {a.model for a in r.attribution} <= {"gemma"} and r.rounds == 3
+        assert r.usage.generated_tokens > r.usage.completion_tokens
+
+
+def test_explicit_layers_and_errors(members):
+    ctx = EnsembleContext(members, None, SETTINGS)
+    (r,) = MoAAggregator(MoAConfig(layers=[["gemma"], ["llama", "phi"]])).run(EXAMPLES[:1], ctx)
+    assert r.attribution and r.attribution[0].model == "llama" and r.rounds == 3
+    with pytest.raises(UsageError, match="proposer layer 1 has none of its members selected"):
+        MoAAggregator(MoAConfig(layers=[["llama"], ["phi"]])).run(EXAMPLES[:1], ctx)
+    with pytest.raises(UsageError, match="aggregator_model 'phi'"):
+        MoAAggregator(MoAConfig(aggregator_model="phi")).run(EXAMPLES[:1], ctx)
+
+
+def test_cancelled_example_stops(members):
+    ctx = EnsembleContext(members, None, SETTINGS, cancelled=lambda i: i == 0)
+    r = MoAAggregator(MoAConfig(layers=1)).run(EXAMPLES[:2], ctx)
+    assert (r[0].finish_reason, r[0].stop_cause, r[0].output) == ("stop", "cancelled", "")
+    assert r[1].stop_cause in ("eos", "stop_string", "max_tokens")
