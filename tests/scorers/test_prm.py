@@ -97,3 +97,35 @@ def test_missing_separator_token_is_a_clear_error():
     s = pooled(PRMScorer(PRMConfig(model="tiny-prm")), "prm", model, smol_tokenizer())
     with pytest.raises(ModelLoadError, match="no single token for step separator"):
         s.score([cand("x")])
+
+
+def test_loads_from_a_folder_through_the_pool(model_tok, tmp_path):
+    """The real loading path: a saved checkpoint folder, loaded once per pool and shared."""
+    from ensemble_cli.core.pool import ModelPool
+
+    model, tok = model_tok
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    pool = ModelPool()
+    a, b = PRMScorer(PRMConfig(model=str(tmp_path), dtype="float32")), PRMScorer(
+        PRMConfig(model=str(tmp_path), dtype="float32", aggregate="min", batch_size=2))
+    a.pool = b.pool = pool
+    got = a.score([cand("x\n\ny")])
+    assert got == pytest.approx(make(model_tok).score([cand("x\n\ny")]), abs=1e-5)
+    b.score([cand("z")])
+    assert pool.loads == 1  # aggregate/batch_size do not change the weights: one load
+
+
+def test_a_checkpoint_with_its_own_head_loads_through_automodel(tmp_path):
+    import json
+
+    from transformers import AutoModel, AutoModelForTokenClassification
+
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "qwen2", "architectures": ["Qwen2ForProcessRewardModel"],
+        "auto_map": {"AutoConfig": "configuration_qwen2_rm.Qwen2RMConfig",
+                     "AutoModel": "modeling_qwen2_rm.Qwen2ForProcessRewardModel"},
+    }))
+    assert PRMScorer(PRMConfig(model=str(tmp_path)))._auto_class() is AutoModel
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    assert PRMScorer(PRMConfig(model=str(tmp_path)))._auto_class() is AutoModelForTokenClassification

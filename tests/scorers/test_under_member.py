@@ -90,3 +90,22 @@ def test_empty_candidate_and_unknown_member(members, candidates):
         LogprobScorer(LogprobConfig(under="phi")).bind(members)
     with pytest.raises(UsageError, match="none were bound"):
         SelfCertaintyScorer().score(candidates[:1])
+
+
+def test_the_pipeline_binds_the_recipes_members_to_the_scorer(tmp_path):
+    """Building a Pipeline (nothing loads) hands every recipe member to the scorer, and a wrong
+    ``under`` fails right there, before any model is loaded."""
+    from pathlib import Path
+
+    from ensemble_cli.core.pipeline import Pipeline
+    from ensemble_cli.core.pool import ModelPool
+    from ensemble_cli.recipe import load_recipe
+
+    quickstart = Path(__file__).resolve().parents[2] / "recipes" / "quickstart.yaml"
+    weighted = "scorer={type: weighted, params: {parts: [{type: self-certainty, params: {under: gemma}}]}}"
+    pool = ModelPool()
+    pipe = Pipeline(load_recipe(quickstart, [weighted]), pool)
+    assert [m.name for m in pipe.scorer.parts[0].members] == ["smol", "gemma"]
+    with pytest.raises(UsageError, match="under='phi' is not a member"):
+        Pipeline(load_recipe(quickstart, ["scorer.params.under=phi"]), pool)
+    assert pool.loads == 0
