@@ -129,3 +129,24 @@ def test_a_checkpoint_with_its_own_head_loads_through_automodel(tmp_path):
     assert PRMScorer(PRMConfig(model=str(tmp_path)))._auto_class() is AutoModel
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
     assert PRMScorer(PRMConfig(model=str(tmp_path)))._auto_class() is AutoModelForTokenClassification
+
+
+def test_guides_the_reward_aggregator_segment_by_segment(model_tok):
+    """Segment-level use: each round's candidates are scored with the output so far as their prefix."""
+    from ensemble_cli.aggregators.reward import RewardAggregator, RewardConfig
+    from ensemble_cli.core.components import EnsembleContext, Member
+    from ensemble_cli.core.types import GenerationSettings
+    from tiny_models import make_generator, tiny_gemma3, tiny_llama
+
+    seen: list[Candidate] = []
+    prm = make(model_tok)
+    inner = prm.score
+    prm.score = lambda cands: seen.extend(cands) or inner(cands)  # type: ignore[method-assign]
+    members = [Member("llama", make_generator(*tiny_llama(), "llama")),
+               Member("gemma", make_generator(*tiny_gemma3(), "gemma"))]
+    ctx = EnsembleContext(members, prm, GenerationSettings(max_tokens=12))
+    (r,) = RewardAggregator(RewardConfig(segment_tokens=4, max_rounds=3, repeat_guard=False)).run([EX], ctx)
+    assert "".join(a.text for a in r.attribution) == r.output
+    for a in r.attribution:  # every kept segment had the best PRM score of its round
+        rnd = [c for c in seen if c.prefix == "".join(x.text for x in r.attribution[: a.round])]
+        assert a.score == pytest.approx(max(prm.score(rnd)), abs=1e-6)

@@ -99,6 +99,8 @@ def test_config_validation_reaches_into_parts():
         WeightedConfig.model_validate({"parts": []})
     with pytest.raises(ValidationError):
         WeightedConfig.model_validate({"parts": [{"type": "logprob", "weight": "inf"}]})
+    issue = {"parts": [{"type": "prm", "weight": 1.0}, {"type": "logprob", "weight": 0.2}]}  # the issue's example
+    assert [(p.type, p.weight) for p in WeightedConfig.model_validate(issue).parts] == [("prm", 1.0), ("logprob", 0.2)]
     cfg = WeightedConfig.model_validate({"parts": ["logprob"]})
     assert cfg.parts[0].type == "logprob" and cfg.parts[0].weight == 1.0
 

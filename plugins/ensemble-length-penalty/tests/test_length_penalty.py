@@ -231,3 +231,14 @@ def test_example_recipe_validates() -> None:
         "type": "length-penalty",
         "params": {"base": {"type": "logprob", "params": {}}, "alpha": 0.6},
     }
+
+
+def test_members_are_handed_to_the_base() -> None:
+    """A base scoring under a member (``logprob`` with ``under``) gets the recipe's members too."""
+    from ensemble_cli.core.components import Member
+
+    inner = {"type": "logprob", "params": {"under": "m"}}
+    s = scorer(base={"type": "length-penalty", "params": {"base": inner}})
+    members = [Member("m", None)]  # type: ignore[arg-type]
+    s.bind(members)
+    assert list(s.base.base.members) == members and list(s.members) == members
