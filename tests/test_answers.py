@@ -48,3 +48,10 @@ def test_grades_outside_the_main_thread():
     t.start()
     t.join()
     assert out["ok"] is True
+
+
+def test_gsm8k_marker_takes_only_the_rest_of_its_line():
+    """A model that keeps writing after '#### 8' must not have the next line's number taken."""
+    assert extract_answer("3 + 5 = 8\n#### 8\nThen 3 more apples fell.").text == "8"
+    assert same_answer(extract_answer("#### 8\nThen 3 more"), extract_answer("8"))
+    assert extract_answer("#### 1,234 dollars").text == "1,234 dollars"

@@ -5,7 +5,8 @@ this module only decides *which part* of the text is the answer, because math-ve
 with several boxes returns them all as a set, and a grader must not reward hedging:
 
 1. the **last** ``\\boxed{...}`` (or ``\\fbox{...}``), nested braces allowed;
-2. else the text after the last GSM8K ``####`` marker;
+2. else the rest of the line after the last GSM8K ``####`` marker (a model often keeps writing
+   after it; only that line is the answer);
 3. else whatever math-verify extracts from the whole text (the last number / expression).
 
 A text with none of these has no answer (``None``), and ``None`` never equals anything, not even
@@ -51,6 +52,7 @@ def extract_answer(text: str | None) -> Answer | None:
         return _parse(boxed, "\\boxed{" + boxed + "}")
     if _GSM8K in text:
         tail = text.rsplit(_GSM8K, 1)[1].strip()
+        tail = tail.splitlines()[0].strip() if tail else tail
         return _parse(tail, tail) if tail else None
     found = _parse(text.strip(), text)
     if found is None and "\\" in text:
