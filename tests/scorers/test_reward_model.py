@@ -54,3 +54,16 @@ def test_left_truncation(model_tok):
     (cut,) = make(model_tok, max_length=20).inputs([cand("word " * 50)])
     assert cut == full[-20:]
     assert len(make(model_tok, max_length=20).score([cand("word " * 50)])) == 1
+
+
+def test_a_tokenizer_without_chat_template_is_a_load_error(model_tok):
+    import copy
+
+    from ensemble_cli.errors import ModelLoadError
+
+    model, tok = model_tok
+    bare = copy.deepcopy(tok)
+    bare.chat_template = None
+    s = pooled(RewardModelScorer(RewardModelConfig(model="tiny-rm")), "sequence-classification", model, bare)
+    with pytest.raises(ModelLoadError, match="reward model tokenizer has no chat template"):
+        s.score([cand("x")])

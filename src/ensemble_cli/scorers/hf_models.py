@@ -90,3 +90,15 @@ def load_scoring_model(
 def limit(config: ScoringModelConfig, loaded: ScoringModel) -> int | None:
     """The input length limit: the config's ``max_length``, else the model's position count."""
     return config.max_length or loaded.max_positions
+
+
+def chat_text(loaded: ScoringModel, messages: list[dict[str, str]], what: str) -> str:
+    """The conversation through the scoring model's own chat template (no generation prompt).
+
+    A scoring model was trained on one exact layout, so there is no fallback: a tokenizer without a
+    template is a load error naming the model, not a silent guess.
+    """
+    tok = loaded.tokenizer
+    if not getattr(tok, "chat_template", None):
+        raise ModelLoadError(f"the {what} tokenizer has no chat template: it cannot lay out the conversation")
+    return str(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=False))

@@ -35,7 +35,7 @@ from pydantic import Field
 
 from ..core.components import Candidate, Scorer
 from ..errors import GenerationError, ModelLoadError
-from .hf_models import ScoringModel, ScoringModelConfig, limit, load_scoring_model
+from .hf_models import ScoringModel, ScoringModelConfig, chat_text, limit, load_scoring_model
 
 QWEN_PRM_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -122,7 +122,7 @@ class PRMScorer(Scorer):
                 {"role": "user", "content": c.example.prompt},
                 {"role": "assistant", "content": cfg.step_separator.join(steps) + cfg.step_separator},
             ]
-            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+            text = chat_text(loaded, messages, "PRM")
             ids = list(tok.encode(text, add_special_tokens=False))
             if max_len is not None and len(ids) > max_len:
                 last = max(i for i, t in enumerate(ids) if t == sep_id)

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field
 
 from ..core.components import Candidate, Scorer
-from .hf_models import ScoringModel, ScoringModelConfig, limit, load_scoring_model
+from .hf_models import ScoringModel, ScoringModelConfig, chat_text, limit, load_scoring_model
 
 
 class RewardModelConfig(ScoringModelConfig):
@@ -52,7 +52,7 @@ class RewardModelScorer(Scorer):
         out = []
         for c in candidates:
             messages = [*c.example.messages, {"role": "assistant", "content": c.prefix + c.segment.text}]
-            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+            text = chat_text(loaded, messages, "reward model")
             ids = list(tok.encode(text, add_special_tokens=False))
             out.append(ids[-max_len:] if max_len is not None else ids)
         return out
