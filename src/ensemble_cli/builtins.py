@@ -38,5 +38,7 @@ def register_selectors(register: Register) -> None:
 def register_aggregators(register: Register) -> None:
     """Built-in aggregators."""
     from .aggregators.reward import RewardAggregator
+    from .aggregators.single import SingleAggregator
 
     register("reward", RewardAggregator)
+    register("single", SingleAggregator)
