@@ -51,7 +51,7 @@ def test_token_cost_relative_to_best() -> None:
     result = compare({"a": a, "b": b}, ens, {"a": 1.0, "b": 1.0, "e": 3.0}, ensemble_name="e")
     assert result.costs["e"].generated_tokens == 600
     assert result.costs["e"].tokens_ratio == pytest.approx(3.0)
-    assert result.costs["b"].tokens_ratio == pytest.approx(0.25)
+    assert result.costs["b"].tokens_ratio == pytest.approx(0.5)
 
 
 def test_attributed_shares_in_characters() -> None:

@@ -14,7 +14,8 @@ CASES = [
     # GSM8K: "#### N" labels, answers in prose, commas, units, currency
     ("She makes 9 * 2 = 18 dollars every day.", GSM, True),
     ("So she makes $18.00 per day.", GSM, True),
-    ("The answer is 18 eggs... no wait, 17.", GSM, False),
+    ("She has 16 - 3 - 4 = 9 eggs, so 9 * 2 = 17 dollars.", GSM, False),  # the last number counts
+    ("First 18 is wrong, the final answer is 17.", GSM, False),
     ("#### 18", GSM, True),
     ("The total is 1,234 dollars.", "Add them.\n#### 1234", True),
     ("The total is 1234.", "Add them.\n#### 1,234", True),
