@@ -40,7 +40,7 @@ def eval_tables(summaries: Sequence[RunSummary]) -> list[Table]:
     return tables
 
 
-BENCH_COLUMNS = ["system", "accuracy", "95% CI", "correct", "tokens", "tokens vs best", "time", "time vs best", "share"]
+BENCH_COLUMNS = ["system", "accuracy", "95% CI", "right", "tokens", "tokens×", "time", "time×", "share"]
 
 
 def bench_tables(c: Comparison, recipe: str) -> list[Table]:
@@ -65,11 +65,12 @@ def bench_tables(c: Comparison, recipe: str) -> list[Table]:
         )
     table.bold_rows.add(len(c.members))
     table.rows.append(
-        ["oracle (any member)", pct(c.oracle.value), interval(c.oracle), f"{c.oracle.correct}/{c.oracle.total}"]
+        ["oracle", pct(c.oracle.value), interval(c.oracle), f"{c.oracle.correct}/{c.oracle.total}"]
         + [""] * 5
     )
     table.notes = [
-        "tokens: every token sampled (rejected candidates included); time: generation wall time, models loaded once",
+        "oracle: any member right. tokens: every token sampled (rejected candidates included); "
+        "time: generation wall time (models loaded once); ×: relative to the best member",
         "share: each member's part of the ensemble's attributed output (characters)",
     ]
     verdict = Table("ensemble vs best member", ["", "value"])
