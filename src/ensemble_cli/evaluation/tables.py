@@ -29,7 +29,7 @@ class Table:
     def to_rich(self) -> RichTable:
         table = RichTable(title=self.title, title_justify="left")
         for i, col in enumerate(self.columns):
-            table.add_column(col, justify="left" if i == 0 else "right")
+            table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
         for i, row in enumerate(self.rows):
             table.add_row(*(Text(cell) for cell in row), style="bold" if i in self.bold_rows else None)
         if self.notes:
