@@ -124,9 +124,19 @@ def _check_output(out_dir: Path, files: list[Path], overwrite: bool) -> None:
 
 
 def _run(runner, rows, batch_size: int, console) -> None:  # noqa: ANN001 - rich/bench types imported late
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """One progress bar per system, each with its own generation time (not time since the start)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    columns = (TextColumn("{task.description:>16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:>16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[seconds]:.1f} s generating"),
+    )
     with Progress(*columns, console=console) as progress:
-        tasks = {s.name: progress.add_task(s.name, total=len(rows)) for s in runner.systems}
-        runner.run(rows, batch_size, on_batch=lambda system, n: progress.advance(tasks[system.name], n))
+        tasks = {s.name: progress.add_task(s.name, total=len(rows), seconds=0.0) for s in runner.systems}
+
+        def advance(system, n: int) -> None:  # noqa: ANN001
+            progress.update(tasks[system.name], advance=n, seconds=system.seconds)
+
+        runner.run(rows, batch_size, on_batch=advance)
