@@ -30,13 +30,21 @@ def register_scorers(register: Register) -> None:
 def register_selectors(register: Register) -> None:
     """Built-in selectors."""
     from .selectors.all import AllSelector
+    from .selectors.random import RandomSelector
 
     register("all", AllSelector)
+    register("random", RandomSelector)
 
 
 @hookimpl
 def register_aggregators(register: Register) -> None:
     """Built-in aggregators."""
+    from .aggregators.loop import LoopAggregator
+    from .aggregators.progressive import ProgressiveAggregator
+    from .aggregators.random import RandomAggregator
     from .aggregators.reward import RewardAggregator
 
     register("reward", RewardAggregator)
+    register("loop", LoopAggregator)
+    register("random", RandomAggregator)
+    register("progressive", ProgressiveAggregator)
