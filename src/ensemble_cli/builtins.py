@@ -43,8 +43,10 @@ def register_aggregators(register: Register) -> None:
     from .aggregators.progressive import ProgressiveAggregator
     from .aggregators.random import RandomAggregator
     from .aggregators.reward import RewardAggregator
+    from .aggregators.single import SingleAggregator
 
     register("reward", RewardAggregator)
+    register("single", SingleAggregator)
     register("loop", LoopAggregator)
     register("random", RandomAggregator)
     register("progressive", ProgressiveAggregator)
