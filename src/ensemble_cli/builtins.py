@@ -30,10 +30,14 @@ def register_scorers(register: Register) -> None:
 def register_selectors(register: Register) -> None:
     """Built-in selectors."""
     from .selectors.all import AllSelector
+    from .selectors.judgment import JudgmentSelector
     from .selectors.random import RandomSelector
+    from .selectors.zscore import ZScoreSelector
 
     register("all", AllSelector)
     register("random", RandomSelector)
+    register("zscore", ZScoreSelector)
+    register("judgment", JudgmentSelector)
 
 
 @hookimpl
