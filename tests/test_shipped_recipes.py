@@ -29,7 +29,8 @@ CATALOGUE = {
 }
 
 
-def test_one_recipe_per_method() -> None:
+def test_one_recipe_per_method(monkeypatch) -> None:
+    monkeypatch.chdir(RECIPES[0].parents[1])  # recipes name their files relative to the repository root
     used = {(kind, load_recipe(p).as_dict()[kind]["type"]) for p in RECIPES for kind in ("selector", "aggregator")}
     registered = {(c.kind, c.name) for c in get_registry().components()}
     assert CATALOGUE & registered - used == set()
