@@ -7,7 +7,8 @@ with several boxes returns them all as a set, and a grader must not reward hedgi
 1. the **last** ``\\boxed{...}`` (or ``\\fbox{...}``), nested braces allowed;
 2. else the rest of the line after the last GSM8K ``####`` marker (a model often keeps writing
    after it; only that line is the answer);
-3. else whatever math-verify extracts from the whole text (the last number / expression).
+3. else what math-verify extracts from the whole text: an "answer is X" phrase when there is one
+   (so "the answer is 5, doubled is 10" grades as 5), otherwise the last number or expression.
 
 A text with none of these has no answer (``None``), and ``None`` never equals anything, not even
 another ``None``: an empty prediction against an empty label is wrong, not right.

@@ -31,18 +31,30 @@ def register_scorers(register: Register) -> None:
 def register_selectors(register: Register) -> None:
     """Built-in selectors."""
     from .selectors.all import AllSelector
+    from .selectors.judgment import JudgmentSelector
+    from .selectors.random import RandomSelector
+    from .selectors.zscore import ZScoreSelector
 
     register("all", AllSelector)
+    register("random", RandomSelector)
+    register("zscore", ZScoreSelector)
+    register("judgment", JudgmentSelector)
 
 
 @hookimpl
 def register_aggregators(register: Register) -> None:
     """Built-in aggregators."""
+    from .aggregators.loop import LoopAggregator
+    from .aggregators.progressive import ProgressiveAggregator
+    from .aggregators.random import RandomAggregator
     from .aggregators.reward import RewardAggregator
     from .aggregators.single import SingleAggregator
 
     register("reward", RewardAggregator)
     register("single", SingleAggregator)
+    register("loop", LoopAggregator)
+    register("random", RandomAggregator)
+    register("progressive", ProgressiveAggregator)
     _register_issue5_aggregators(register)
 
 

@@ -20,7 +20,7 @@ import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -85,6 +85,10 @@ class Recipe(_Strict):
     aggregator: ComponentSpec
     scorer: ComponentSpec | None = None
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    #: what running it needs beyond a CPU and the offline default models: ``gpu``, ``server`` (a
+    #: running model server it talks to), ``network`` (downloads). The integration tests and CI
+    #: run every recipe in ``recipes/`` that requires nothing.
+    requires: list[Literal["gpu", "server", "network"]] = Field(default_factory=list)
 
 
 # -- the resolved recipe ------------------------------------------------------------------------
@@ -393,6 +397,17 @@ def _duplicate_names(data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def _recipe_problems(site: _Site, cls: type[Component], config: ComponentConfig, data: dict[str, Any]) -> list[Problem]:
+    """The component's own cross-checks against the recipe (``Component.recipe_problems``)."""
+    models = data.get("models")
+    names = [str(m.get("name", "")) for m in models if isinstance(m, dict)] if isinstance(models, list) else []
+    try:
+        found = cls.recipe_problems(config, names)
+    except EnsembleError as exc:
+        return [Problem(site.params_path, str(exc))]
+    return [Problem(f"{site.params_path}.{p.path}" if p.path else site.params_path, p.message) for p in found]
+
+
 _ORDER = list(Recipe.model_fields)
 
 
@@ -425,6 +440,7 @@ def validate_recipe(data: dict[str, Any], registry: Registry, source: str | None
             problems.append(Problem("scorer", f"required by aggregator {site.type!r}"))
         if cls is None or config is None:
             continue
+        problems += _recipe_problems(site, cls, config, data)
         component = ResolvedComponent(site.name, site.kind, site.type, cls, config)
         if site.kind == "generator":
             models.append(component)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from aggregator_checks import assert_consistent
 from ensemble_cli.aggregators.reward import RewardAggregator, RewardConfig
-from ensemble_cli.core.components import Candidate, EnsembleContext, Member, Scorer
-from ensemble_cli.core.types import Example, GenerationSettings
+from ensemble_cli.aggregators.rounds import RowState
+from ensemble_cli.core.components import EnsembleContext, Member, Scorer
+from ensemble_cli.core.types import Attribution, Example, GenerationSettings, Segment
 from ensemble_cli.scorers.logprob import LogprobScorer
 from tiny_models import make_generator, tiny_gemma3, tiny_llama
 
@@ -90,24 +92,68 @@ def test_stop_string_ends_the_example(members):
     assert r.finish_reason == "stop" and stop not in r.output
 
 
-class RepeatScorer(Scorer):
-    def score(self, candidates: list[Candidate]) -> list[float]:
-        return [0.0 for _ in candidates]
-
-
-def test_repeat_guard_never_repeats_the_previous_segment(members, monkeypatch):
+def test_repeat_guard_never_repeats_the_previous_segment(members):
     """When every candidate repeats the previous segment, the example stops with 'repetition'."""
-    from ensemble_cli.core.types import Segment
-
     agg = RewardAggregator(RewardConfig(segment_tokens=4, max_rounds=5))
-    from ensemble_cli.aggregators.reward import _State
-
-    st = _State(EXAMPLES[0])
-    from ensemble_cli.core.types import Attribution
-
+    st = RowState(EXAMPLES[0])
     st.attribution.append(Attribution("llama", 0, "abc", 2))
     segs = [Segment([1], "abc", [-1.0], "length"), Segment([2], "xyz", [-2.0], "length")]
     assert agg._pick(st, segs, [0.0, -1.0]) == 1
     assert agg._pick(st, [segs[0], segs[0]], [0.0, 0.0]) is None
     off = RewardAggregator(RewardConfig(repeat_guard=False))
     assert off._pick(st, [segs[0], segs[0]], [0.0, 0.0]) == 0
+
+
+# -- score_threshold / max_retries --------------------------------------------------------------
+
+HOT = GenerationSettings(max_tokens=24, temperature=1.0, seed=11, ignore_eos=True)
+
+
+class ScriptedScorer(Scorer):
+    """Scores by attempt: ``script[k]`` is the list of scores of the k-th call (one example, two
+    members); it records every candidate text it saw, by call."""
+
+    def __init__(self, script):
+        super().__init__()
+        self.script = script
+        self.seen: list[list[str]] = []
+
+    def score(self, candidates):
+        call = len(self.seen)
+        self.seen.append([c.segment.text for c in candidates])
+        return list(self.script[call % len(self.script)])
+
+
+def test_below_threshold_resamples_then_keeps_the_best_attempt(members):
+    """Round 0: attempts score max 0.2, 0.9, 0.1 -> attempt 1's gemma candidate is kept (its session
+    had rolled it back, so it is appended again) and the next rounds continue from it."""
+    scorer = ScriptedScorer([[0.1, 0.2], [0.3, 0.9], [0.1, 0.0]])
+    r = run(members, examples=EXAMPLES[:1], scorer=scorer, settings=HOT, segment_tokens=4, max_rounds=2,
+            score_threshold=1.0, max_retries=2)[0]
+    assert len(scorer.seen) == 6  # 2 rounds x 3 attempts
+    first = r.attribution[0]
+    assert (first.model, first.score, first.text) == ("gemma", 0.9, scorer.seen[1][1])
+    assert r.attribution[1].text == scorer.seen[4][1]
+    assert len({tuple(s) for s in scorer.seen[:3]}) == 3  # resampling gave new candidates
+    assert r.usage.generated_tokens == 6 * 2 * 4
+    assert "".join(a.text for a in r.attribution) == r.output
+
+
+def test_a_good_enough_round_is_not_resampled(members):
+    scorer = ScriptedScorer([[0.5, 2.0]])
+    r = run(members, examples=EXAMPLES[:1], scorer=scorer, settings=HOT, segment_tokens=4, max_rounds=3,
+            score_threshold=1.0, max_retries=5)[0]
+    assert len(scorer.seen) == 3 and all(a.model == "gemma" for a in r.attribution)
+
+
+def test_greedy_never_resamples(members):
+    scorer = ScriptedScorer([[0.1, 0.2]])
+    run(members, examples=EXAMPLES[:1], scorer=scorer, segment_tokens=4, max_rounds=3, score_threshold=1.0)
+    assert len(scorer.seen) == 3
+
+
+def test_threshold_runs_are_reproducible_and_consistent(members):
+    a = run(members, settings=HOT, segment_tokens=4, max_rounds=4, score_threshold=-0.5, max_retries=2)
+    b = run(members, settings=HOT, segment_tokens=4, max_rounds=4, score_threshold=-0.5, max_retries=2)
+    assert [r.output for r in a] == [r.output for r in b]
+    assert_consistent(a, 24)

@@ -159,3 +159,30 @@ def test_show_prints_the_resolved_recipe(good: Path) -> None:
     assert shown["selector"] == {"type": "all", "params": {}}
     assert shown["models"][0]["params"] == {"model": "/does/not/exist", "dtype": "float32"}
     assert shown["generation"]["stop"] == ["###"]
+
+
+# -- recipes list -------------------------------------------------------------------------------
+
+
+def test_list_shows_each_recipe_with_its_description(tmp_path: Path) -> None:
+    (tmp_path / "b.yaml").write_text(GOOD.replace("name: quick", "name: b\ndescription: |\n  first line\n  more"))
+    (tmp_path / "a.yaml").write_text(GOOD.replace("name: quick", "name: a\nrequires: [gpu]"))
+    (tmp_path / "c.yaml").write_text(BAD)
+    (tmp_path / "notes.txt").write_text("not a recipe")
+    result = runner.invoke(app, ["recipes", "list", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith(str(tmp_path / "a.yaml")) and lines[0].endswith("(no description) [requires: gpu]")
+    assert lines[1].startswith(str(tmp_path / "b.yaml")) and lines[1].endswith("  first line")
+    assert "[invalid: " in lines[2]
+    doc = json.loads(runner.invoke(app, ["recipes", "list", "--dir", str(tmp_path), "--json"]).stdout)
+    assert [(r["name"], r["description"], r["requires"], r["status"]) for r in doc["recipes"][:2]] == [
+        ("a", "", ["gpu"], "ok"),
+        ("b", "first line", [], "ok"),
+    ]
+
+
+def test_list_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["recipes", "list", "--dir", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "recipe folder not found" in result.stderr

@@ -178,3 +178,18 @@ def test_missing_and_directory(tmp_path: Path) -> None:
         read_examples(tmp_path / "nope.jsonl")
     with pytest.raises(InputError, match="is a directory"):
         read_examples(tmp_path)
+
+
+def test_subject_is_kept_for_eval(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from ensemble_cli.core.types import Result
+    from ensemble_cli.io import Timing, make_record
+
+    rows = [{"question": "q", "answer": "1", "subject": "algebra"}, {"question": "r", "subject": 3}]
+    with_subject, without = read(write_jsonl(tmp_path / "d.jsonl", rows))
+    assert with_subject.meta["subject"] == "algebra" and "subject" not in without.meta
+    timing = Timing(datetime.now(UTC), 0.1)
+    record = make_record(with_subject, Result(id="0", output="1"), timing=timing, recipe_hash="h", recipe={})
+    assert record["subject"] == "algebra"
+    assert "subject" not in make_record(without, Result(id="1"), timing=timing, recipe_hash="h", recipe={})

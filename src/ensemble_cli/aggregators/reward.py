@@ -3,17 +3,20 @@
 Each round, every selected member writes up to ``segment_tokens`` tokens from the shared context
 (all examples of the batch at once, one batched ``generate`` per member); the scorer scores every
 candidate; the best one is kept. Its writer keeps its own tokens; every other member rolls its
-candidate back and appends the winning text to its session (only that text, plus a short tail, is
-tokenized — the context is never re-encoded). An example ends when the chosen segment ended on
-EOS or a stop string (``finish_reason: stop``), when its output reaches ``generation.max_tokens``
-or ``max_rounds`` rounds have run (``length``). Each chosen segment is emitted through
-``ctx.emit`` as soon as it is chosen; a cancelled example stops after the current round
-(``stop_cause: cancelled``).
+candidate back and appends the winning text to its session. Rounds, budgets, endings, attribution
+and streaming are the shared segment-round loop's (``rounds.py``).
+
+``score_threshold``: when the best candidate of a round scores below it, the whole round is
+resampled (every member writes again for that example), up to ``max_retries`` times; then the
+best candidate of all attempts is kept (earliest attempt on ties). It works with any scorer, since
+it only compares the scorer's numbers. Under greedy decoding (``temperature: 0``) a resample
+would reproduce the same candidates, so no retries are made: the threshold then costs nothing
+and changes nothing. Retried tokens count in ``usage.generated_tokens``.
 
 Repeated-segment guard: a candidate whose text equals the previous round's chosen segment is
-passed over in favour of the best candidate that does not repeat it; if every candidate repeats,
-the example stops there (``stop_cause: repetition``, ``finish_reason: stop``) instead of looping
-until the token budget is gone.
+passed over in favour of the best candidate that does not repeat it; if every candidate repeats
+(in every attempt), the example stops there (``stop_cause: repetition``, ``finish_reason:
+stop``) instead of looping until the token budget is gone.
 
 Ties go to the member listed first in the recipe.
 """
@@ -21,30 +24,29 @@ Ties go to the member listed first in the recipe.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import Field
 
-from ..core.components import Aggregator, Candidate, ComponentConfig, EnsembleContext
-from ..core.types import Attribution, Example, Result, Segment, Usage
+from ..core.components import Aggregator, Candidate, EnsembleContext
+from ..core.types import Example, Result, Segment
+from .rounds import Pick, RoundsConfig, RowState, SegmentRounds, Stop
 
 
-class RewardConfig(ComponentConfig):
-    segment_tokens: int = Field(32, gt=0, description="tokens each member writes per round")
-    max_rounds: int = Field(16, gt=0, description="rounds before the example stops with 'length'")
+class RewardConfig(RoundsConfig):
     repeat_guard: bool = Field(True, description="never pick a segment identical to the previous one")
+    score_threshold: float | None = Field(
+        None, description="resample a round whose best score is below this (needs temperature > 0)"
+    )
+    max_retries: int = Field(2, ge=0, description="resamples of a round below score_threshold")
 
 
 @dataclass
-class _State:
-    example: Example
-    output: str = ""
-    tokens: int = 0
-    attribution: list[Attribution] = field(default_factory=list)
-    finish: str | None = None
-    cause: str | None = None
-    rounds: int = 0
-    generated: int = 0
+class _Best:
+    score: float
+    writer: int
+    segment: Segment
+    attempt: int
 
 
 class RewardAggregator(Aggregator):
@@ -54,88 +56,59 @@ class RewardAggregator(Aggregator):
     needs_scorer = True
 
     def run(self, examples: Sequence[Example], ctx: EnsembleContext) -> list[Result]:
-        cfg, settings = self.config, ctx.settings
         if ctx.scorer is None:
             raise ValueError("the reward aggregator needs a scorer")
-        members = ctx.members
-        sessions = [m.generator.open(examples, settings, salt=m.name) for m in members]
-        states = [_State(ex) for ex in examples]
-        prompt_tokens = [sessions[0].prompt_length(i) for i in range(len(examples))]
-        active = list(range(len(examples)))  # example index of each session row
-        for rnd in range(cfg.max_rounds):
-            if not active:
-                break
-            budgets = [min(cfg.segment_tokens, settings.max_tokens - states[e].tokens) for e in active]
-            cands = [
-                s.generate(
-                    budgets,
-                    stop=settings.stop,
-                    temperature=settings.temperature,
-                    top_p=settings.top_p,
-                    ignore_eos=settings.ignore_eos,
-                )
-                for s in sessions
-            ]
+        return SegmentRounds(examples, ctx, self.config).run(self._play)
+
+    def _play(self, rounds: SegmentRounds, rnd: int, rows: list[int]) -> dict[int, Pick | Stop]:
+        cfg, ctx = self.config, rounds.ctx
+        assert ctx.scorer is not None
+        n = len(rounds.members)
+        retry = cfg.score_threshold is not None and not rounds.settings.greedy
+        attempts = 1 + (cfg.max_retries if retry else 0)
+        best: dict[int, _Best] = {}
+        picks: dict[int, Pick | Stop] = {}
+        pending = list(rows)
+        for attempt in range(attempts):
+            budgets = [rounds.budget(row) for row in pending]
+            cands = [rounds.generate(j, pending, budgets) for j in range(n)]
             flat = [
-                Candidate(states[e].example, states[e].output, m.name, cands[j][row])
-                for row, e in enumerate(active)
-                for j, m in enumerate(members)
+                Candidate(rounds.state(row).example, rounds.state(row).output, m.name, cands[j][row])
+                for row in pending
+                for j, m in enumerate(rounds.members)
             ]
             scores = ctx.scorer.score(flat)
-            appends: list[list[str | None]] = [[None] * len(active) for _ in members]
-            keep: list[int] = []
-            for row, e in enumerate(active):
-                st = states[e]
-                st.rounds = rnd + 1
-                st.generated += sum(len(c[row].token_ids) for c in cands)
-                row_scores = scores[row * len(members) : (row + 1) * len(members)]
-                winner = self._pick(st, [c[row] for c in cands], row_scores)
-                for j, s in enumerate(sessions):
-                    if j != winner:
-                        s.rollback(row, len(cands[j][row].token_ids))
-                if winner is None:
-                    st.finish, st.cause = "stop", "repetition"
+            again = []
+            for k, row in enumerate(pending):
+                segs = [cands[j][row] for j in range(n)]
+                row_scores = scores[k * n : (k + 1) * n]
+                winner = self._pick(rounds.state(row), segs, row_scores)
+                if winner is not None and (row not in best or row_scores[winner] > best[row].score):
+                    best[row] = _Best(row_scores[winner], winner, segs[winner], attempt)
+                b = best.get(row)
+                good = b is not None and (cfg.score_threshold is None or b.score >= cfg.score_threshold)
+                if not good and attempt < attempts - 1:
+                    for j in range(n):
+                        rounds.rollback(j, row, segs[j])
+                    again.append(row)
                     continue
-                seg = cands[winner][row]
-                st.output += seg.text
-                st.tokens += len(seg.token_ids)
-                st.attribution.append(
-                    Attribution(members[winner].name, rnd, seg.text, len(seg.token_ids), row_scores[winner])
-                )
-                ctx.emit(e, seg.text)
-                if seg.finish_reason == "stop":
-                    st.finish, st.cause = "stop", seg.stopped_by
-                elif st.tokens >= settings.max_tokens:
-                    st.finish, st.cause = "length", "max_tokens"
-                elif rnd == cfg.max_rounds - 1:
-                    st.finish, st.cause = "length", "max_rounds"
-                elif ctx.is_cancelled(e):
-                    st.finish, st.cause = "stop", "cancelled"
+                held = b is not None and b.attempt == attempt
+                for j in range(n):
+                    if not (held and b is not None and j == b.writer):
+                        rounds.rollback(j, row, segs[j])
+                if b is None:
+                    picks[row] = Stop("repetition")
                 else:
-                    keep.append(row)
-                    for j in range(len(members)):
-                        if j != winner:
-                            appends[j][row] = seg.text
-            for j, s in enumerate(sessions):
-                s.append(appends[j])
-                s.retain(keep)
-            active = [active[row] for row in keep]
-        results = []
-        for i, st in enumerate(states):
-            results.append(
-                Result(
-                    id=st.example.id,
-                    output=st.output,
-                    finish_reason=st.finish or "length",  # type: ignore[arg-type]
-                    attribution=st.attribution,
-                    usage=Usage(prompt_tokens[i], st.tokens, st.generated),
-                    rounds=st.rounds,
-                    stop_cause=st.cause or "max_rounds",
-                )
-            )
-        return results
+                    seg = b.segment
+                    picks[row] = Pick(
+                        b.writer, seg.text, len(seg.token_ids), seg.finish_reason, seg.stopped_by, b.score, held
+                    )
+            pending = again
+            if not pending:
+                break
+        return picks
 
-    def _pick(self, st: _State, segs: list[Segment], scores: list[float]) -> int | None:
+    def _pick(self, st: RowState, segs: list[Segment], scores: list[float]) -> int | None:
         order = sorted(range(len(segs)), key=lambda j: (-scores[j], j))
         if not self.config.repeat_guard or not st.attribution:
             return order[0]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import UnsupportedError
+from ..errors import Problem, UnsupportedError
 from .types import Example, GenerationSettings, Result, ScoreItem, Segment, TokenScores
 
 if TYPE_CHECKING:
@@ -43,6 +43,13 @@ class Component:
 
     def __init__(self, config: ComponentConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
+
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        """Problems of a valid ``config`` that only show against the rest of the recipe (``models``:
+        the recipe's model names, in order), e.g. more length bands than models. Paths are relative
+        to this component's ``params``; recipe validation reports them before any model loads."""
+        return []
 
 
 class Generator(Component, ABC):

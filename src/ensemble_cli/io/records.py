@@ -9,10 +9,11 @@ A successful record::
      "timing": {"seconds", "started_at", "batch_size"},
      "recipe_hash", "recipe"}
 
-``label`` is omitted when the input had none. ``timing.seconds`` is the wall time of the batch that
-produced the example (its latency), ``started_at`` when that batch started (ISO 8601, UTC), and
-``batch_size`` how many examples shared it. Every record carries the resolved recipe and its hash
-so a result can be traced to its exact configuration even after files are concatenated.
+``label`` is omitted when the input had none; ``subject`` (after ``label``) only appears when the input
+row had one (MATH topics, for per-subject accuracy in ``ensemble eval``). ``timing.seconds`` is the
+wall time of the batch that produced the example (its latency), ``started_at`` when that batch
+started (ISO 8601, UTC), and ``batch_size`` how many examples shared it. Every record carries the
+resolved recipe and its hash so a result can be traced to its exact configuration even after files are concatenated.
 
 An error record has an ``error`` field and no ``output``::
 
@@ -62,6 +63,8 @@ def make_record(
     record: dict[str, Any] = {"id": example.id, "prompt": example.prompt, "output": result.output}
     if example.label is not None:
         record["label"] = example.label
+    if isinstance(example.meta.get("subject"), str):
+        record["subject"] = example.meta["subject"]
     record.update(
         finish_reason=result.finish_reason,
         stop_cause=result.stop_cause,

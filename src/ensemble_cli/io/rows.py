@@ -8,6 +8,9 @@ Supported row shapes, tried in this order unless a ``FieldMap`` names the fields
   by a blank line (either may be empty), the label is ``output``
 - ``{"question": ..., "answer": ...}``
 
+A string ``subject`` field (MATH's topic) is kept in ``meta["subject"]`` and copied into the output
+record, so ``ensemble eval`` can break accuracy down by subject.
+
 The id comes from the id field (``id``, ``idx`` or ``example_id`` by default); without one it is the
 row's 0-based position in the input, which is stable across runs, so ``--resume`` can rely on it.
 A bad row becomes a ``RowError`` naming the fields it has and the ones tried, never an exception:
@@ -78,7 +81,10 @@ def row_to_example(row: Any, *, index: int, line: int, fields: FieldMap) -> Exam
         label = _label(row, fields)
     except _Bad as exc:
         return RowError(rid, line, f"line {line}: {exc}")
-    return Example(id=rid, messages=messages, label=label, meta={"line": line, "index": index})
+    meta: dict[str, Any] = {"line": line, "index": index}
+    if isinstance(row.get("subject"), str) and row["subject"].strip():
+        meta["subject"] = row["subject"]
+    return Example(id=rid, messages=messages, label=label, meta=meta)
 
 
 def _messages(row: dict[str, Any], fields: FieldMap) -> list[dict[str, str]]:

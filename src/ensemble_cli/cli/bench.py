@@ -1,0 +1,142 @@
+"""``ensemble bench``: does the ensemble beat its members, and at what cost?
+
+Runs the recipe and each member alone (the ``single`` aggregator, same generator config and
+generation settings) on the same problems, in one process with every model loaded once, then grades
+all of them and prints members, ensemble and oracle side by side, the lift over the best member
+with an exact McNemar p-value, cost relative to the best member, and who wrote the ensemble's text.
+
+Order of work, cheapest failure first: recipe (and every member recipe) validated, input read and
+output folder checked before any model loads. The output folder (default
+``<input>.<recipe>.bench``) receives one records file per system as the run goes (``ensemble eval``
+can re-grade any of them), then ``bench.json`` (the ``--format json`` document), ``report.html``
+and ``report.png``. Progress goes to stderr; stdout carries only the result.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from ..io.readers import FieldMap, RowError
+from .eval_format import OutputFormat, emit
+from .run_display import stderr_console
+
+app = typer.Typer()
+
+
+@app.command("bench")
+def bench(
+    recipe: Annotated[str, typer.Argument(help="Recipe YAML file.", show_default=False)],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="JSON/JSONL file, or a folder of them (one per subject).")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Packaged dataset: gsm8k or aime2025 (extra 'data').")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Examples per pipeline batch.")] = 8,
+    output_dir: Annotated[
+        str | None,
+        typer.Option("--output-dir", "-o", help="Folder for records and reports. [default: <input>.<recipe>.bench]"),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier bench in the folder.")] = False,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output on stdout.")] = OutputFormat.table,
+    report: Annotated[str | None, typer.Option(help="HTML report path. [default: <output-dir>/report.html]")] = None,
+    plot: Annotated[str | None, typer.Option(help="PNG figure path. [default: <output-dir>/report.png]")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."),
+    ] = None,
+    prompt_field: Annotated[str | None, typer.Option(help="Input field holding the prompt.")] = None,
+    label_field: Annotated[str | None, typer.Option(help="Input field holding the reference answer.")] = None,
+    id_field: Annotated[str | None, typer.Option(help="Input field holding the row id.")] = None,
+) -> None:
+    """Run a recipe and each member alone on the same problems; compare accuracy and cost."""
+    from ..evaluation.bench import Bench, systems_for
+    from ..evaluation.compare import compare
+    from ..evaluation.datasets import load_dataset, load_input
+    from ..evaluation.report import bench_figure, write_html, write_png
+    from ..evaluation.views import bench_tables
+    from ..recipe import load_recipe
+
+    if (input is None) == (dataset is None):
+        raise UsageError("give exactly one of --input FILE and --dataset NAME")
+    console = stderr_console()
+    resolved = load_recipe(recipe, overrides=tuple(overrides or ()))
+    fields = FieldMap(prompt_field, label_field, id_field)
+    rows = load_dataset(dataset, fields) if dataset else load_input(input, fields)  # type: ignore[arg-type]
+    rows = list(islice(rows, limit))
+    bad = sum(isinstance(r, RowError) for r in rows)
+    if bad == len(rows):
+        raise UsageError("no usable problems in the input")
+    stem = dataset or ("stdin" if input == "-" else Path(str(input)).stem or "input")
+    out_dir = Path(output_dir or f"{stem}.{resolved.name}.bench")
+    systems = systems_for(resolved, out_dir)
+    _check_output(out_dir, [s.path for s in systems], overwrite)
+
+    runner = Bench(systems)
+    with console.status("loading models…"):
+        load_s = runner.load(on_model=lambda name: console.print(f"loaded model {name}", markup=False))
+    console.print(f"models loaded once in {load_s:.1f} s; {len(systems)} systems × {len(rows)} problems")
+    if bad:
+        console.print(f"{bad} input rows are unusable (error records, not graded)", style="yellow")
+    try:
+        _run(runner, rows, batch_size, console)
+    except KeyboardInterrupt:
+        console.print(f"\ninterrupted: the records so far are in {out_dir}/", style="yellow", markup=False)
+        raise typer.Exit(130) from None
+
+    ensemble = systems[-1]
+    members = {s.name: s.records for s in systems[:-1]}
+    result = compare(members, ensemble.records, {s.name: s.seconds for s in systems}, ensemble_name=ensemble.name)
+    tables = bench_tables(result, resolved.name)
+    document = {
+        "recipe": resolved.name,
+        "recipe_hash": resolved.hash,
+        "source": dataset or input,
+        "problems": len(rows),
+        "load_seconds": round(load_s, 3),
+        **result.to_dict(),
+        "files": {s.name: str(s.path) for s in systems},
+    }
+    (out_dir / "bench.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    png = bench_figure(result, resolved.name)
+    write_png(plot or out_dir / "report.png", png)
+    write_html(report or out_dir / "report.html", f"ensemble bench: {resolved.name}", tables, png)
+    emit(tables, document, fmt)
+    console.print(f"records and report in {out_dir}/", soft_wrap=True, markup=False)
+
+
+def _check_output(out_dir: Path, files: list[Path], overwrite: bool) -> None:
+    """Refuse to mix two benches in one folder unless ``--overwrite``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--output-dir {out_dir} is a file")
+    existing = [f.name for f in [*files, out_dir / "bench.json"] if f.exists()]
+    if existing and not overwrite:
+        raise UsageError(
+            f"{out_dir} already holds a bench ({', '.join(existing)}); pass --overwrite or choose --output-dir"
+        )
+
+
+def _run(runner, rows, batch_size: int, console) -> None:  # noqa: ANN001 - rich/bench types imported late
+    """One progress bar per system, each with its own generation time (not time since the start)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (
+        TextColumn("{task.description:>16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[seconds]:.1f} s generating"),
+    )
+    with Progress(*columns, console=console) as progress:
+        tasks = {s.name: progress.add_task(s.name, total=len(rows), seconds=0.0) for s in runner.systems}
+
+        def advance(system, n: int) -> None:  # noqa: ANN001
+            progress.update(tasks[system.name], advance=n, seconds=system.seconds)
+
+        runner.run(rows, batch_size, on_batch=advance)

@@ -1,0 +1,61 @@
+"""``ensemble eval``: grade result files written by ``ensemble run`` (or ``bench``).
+
+Final answers are extracted and compared with math-verify (``ensemble_cli.answers``); a failed row
+or an output without an answer is wrong. Per file: accuracy with a 95% Wilson interval, a
+per-subject breakdown when records carry a ``subject``, mean completion tokens and latency.
+Results go to stdout (``--format table|json|markdown``); warnings go to stderr, so
+``ensemble eval out.jsonl --format json | jq`` works. ``--report``/``--plot`` write an HTML page and
+a PNG of the accuracies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .eval_format import OutputFormat, emit
+
+app = typer.Typer()
+
+
+@app.command("eval")
+def eval_command(
+    files: Annotated[list[str], typer.Argument(help="Result JSONL files (ensemble run output).", show_default=False)],
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output on stdout.")] = OutputFormat.table,
+    report: Annotated[str | None, typer.Option(help="Also write an HTML report (tables and figure).")] = None,
+    plot: Annotated[str | None, typer.Option(help="Also write a PNG of the accuracies.")] = None,
+) -> None:
+    """Grade result files: accuracy (95% Wilson interval), per subject, tokens and latency."""
+    from ..evaluation.load import read_records
+    from ..evaluation.summary import grade_all, summarize
+    from ..evaluation.views import eval_tables
+
+    summaries, document = [], {"files": []}
+    for path in files:
+        loaded = read_records(path)
+        if loaded.bad_lines:
+            typer.echo(f"warning: {path}: {loaded.bad_lines} lines are not records; skipped", err=True)
+        graded, ungraded = grade_all(loaded.records)
+        if not graded:
+            typer.echo(f"warning: {path}: no record has a gradable label", err=True)
+        summary = summarize(Path(path).name if _unique_names(files) else path, graded, ungraded)
+        summaries.append(summary)
+        document["files"].append({"path": path, **summary.to_dict(), "bad_lines": loaded.bad_lines})
+    tables = eval_tables(summaries)
+    emit(tables, document, fmt)
+    if report or plot:
+        from ..evaluation.report import eval_figure, write_html, write_png
+
+        png = eval_figure(summaries)
+        if plot:
+            write_png(plot, png)
+        if report:
+            write_html(report, "ensemble eval", tables, png)
+
+
+def _unique_names(files: list[str]) -> bool:
+    """Show bare file names unless two files share one (then full paths tell them apart)."""
+    names = [Path(f).name for f in files]
+    return len(set(names)) == len(names)

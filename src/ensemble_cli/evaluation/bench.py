@@ -1,0 +1,135 @@
+"""Run a recipe and each of its members alone on the same problems, in one process.
+
+Each member becomes a one-model recipe with the ``single`` aggregator (that model writes the whole
+answer) and *exactly* the recipe's generator config and generation settings. All pipelines share
+one ``ModelPool``, keyed by the full generator spec, so every model is loaded once and the
+baselines differ from the ensemble only in the method.
+
+Systems are interleaved batch by batch (batch 1 on every system, then batch 2, …) rather than run
+one after another: on a shared or thermally throttling machine, a slow minute then slows every
+system alike instead of biasing whichever ran during it. Each system's wall time is the sum of its
+own batch calls; loading is measured apart.
+
+Every system writes its records (the ``ensemble run`` format) to its own JSONL file as it goes, so
+an interrupted bench keeps what it produced and each file can be re-graded with ``ensemble eval``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..batch import BatchRunner
+from ..core.pool import ModelPool
+from ..io.writers import ResultWriter
+from ..plugins import get_registry
+from ..recipe import ResolvedRecipe, validate_recipe
+from .datasets import Row
+
+if TYPE_CHECKING:
+    from ..core.pipeline import Pipeline
+    from ..registry import Registry
+
+SINGLE = "single"  #: the aggregator that runs one model alone
+
+
+def member_recipe(resolved: ResolvedRecipe, member: str, registry: Registry | None = None) -> ResolvedRecipe:
+    """``resolved`` reduced to ``member`` alone: same generator and generation settings, ``single``."""
+    data = resolved.as_dict()
+    models = [m for m in data["models"] if m["name"] == member]
+    if not models:
+        raise KeyError(member)
+    data.update(
+        name=f"{resolved.name}.{member}",
+        description=f"{member} alone (baseline of {resolved.name})",
+        models=models,
+        selector={"type": "all"},
+        aggregator={"type": SINGLE},
+        scorer=None,
+    )
+    source = f"{resolved.source or resolved.name} (member {member} alone)"
+    return validate_recipe(data, registry if registry is not None else get_registry(), source=source)
+
+
+@dataclass
+class System:
+    """One thing being benchmarked: the ensemble or a member alone, and where its records go."""
+
+    name: str
+    resolved: ResolvedRecipe
+    path: Path
+    is_ensemble: bool = False
+    seconds: float = 0.0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def systems_for(resolved: ResolvedRecipe, out_dir: Path, registry: Registry | None = None) -> list[System]:
+    """Each member alone (recipe order), then the ensemble."""
+    members = [
+        System(m.name, member_recipe(resolved, m.name, registry), out_dir / f"member-{m.name}.jsonl")
+        for m in resolved.models
+    ]
+    taken = {m.name for m in members}
+    name = resolved.name if resolved.name not in taken else f"{resolved.name}-ensemble"
+    return [*members, System(name, resolved, out_dir / "ensemble.jsonl", is_ensemble=True)]
+
+
+class Bench:
+    """Loads every system's pipeline over one pool, then runs the rows through all of them."""
+
+    def __init__(self, systems: Sequence[System], pool: ModelPool | None = None) -> None:
+        from ..core.pipeline import Pipeline  # torch only when a bench really runs
+
+        self.systems = list(systems)
+        self.pool = pool if pool is not None else ModelPool()
+        self._pipelines: list[Pipeline] = [Pipeline(s.resolved, pool=self.pool) for s in self.systems]
+
+    def load(self, on_model: Callable[[str], None] | None = None) -> float:
+        """Load all models (each once); return the seconds it took."""
+        t0 = time.perf_counter()
+        seen: set[str] = set()
+        for pipeline in self._pipelines:
+            pipeline.load(on_model=lambda name: _once(name, seen, on_model))
+        return time.perf_counter() - t0
+
+    def run(
+        self,
+        rows: Sequence[Row],
+        batch_size: int = 8,
+        on_batch: Callable[[System, int], None] | None = None,
+    ) -> None:
+        """Run ``rows`` batch by batch through every system; ``on_batch(system, rows)`` after each."""
+        writers = [ResultWriter(s.path) for s in self.systems]
+        try:
+            runners = [
+                BatchRunner(
+                    pipeline,
+                    writer,
+                    recipe_hash=system.resolved.hash,
+                    recipe=system.resolved.as_dict(),
+                    batch_size=batch_size,
+                    on_record=system.records.append,
+                )
+                for system, pipeline, writer in zip(self.systems, self._pipelines, writers, strict=True)
+            ]
+            for start in range(0, len(rows), batch_size):
+                batch = rows[start : start + batch_size]
+                for system, runner in zip(self.systems, runners, strict=True):
+                    t0 = time.perf_counter()
+                    runner.run(batch)
+                    system.seconds += time.perf_counter() - t0
+                    if on_batch is not None:
+                        on_batch(system, len(batch))
+        finally:
+            for writer in writers:
+                writer.close()
+
+
+def _once(name: str, seen: set[str], on_model: Callable[[str], None] | None) -> None:
+    if name not in seen:
+        seen.add(name)
+        if on_model is not None:
+            on_model(name)

@@ -1,0 +1,142 @@
+"""``ensemble bench`` end to end on 3 prompts with tiny random-weight models (real tokenizers),
+saved to folders and named in a recipe like any local model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from ensemble_cli.cli.main import app
+from ensemble_cli.core.pool import ModelPool
+from ensemble_cli.evaluation.bench import Bench, member_recipe, systems_for
+from ensemble_cli.evaluation.datasets import load_input
+from ensemble_cli.recipe import load_recipe
+
+runner = CliRunner()
+
+RECIPE = """\
+name: tiny-duo
+models:
+  - name: llama
+    generator: hf
+    params: {{model: "{llama}", dtype: float32}}
+  - name: gemma
+    generator: hf
+    params: {{model: "{gemma}", dtype: float32}}
+aggregator:
+  type: reward
+  params: {{segment_tokens: 4, max_rounds: 4}}
+scorer: logprob
+generation:
+  max_tokens: 12
+  temperature: 0.0
+  seed: 7
+"""
+
+ROWS = [
+    {"id": "q1", "question": "What is 2+2?", "answer": "2 and 2 make 4.\n#### 4"},
+    {"id": "q2", "instruction": "Solve.", "input": "What is 3*3?", "output": "So $\\boxed{9}$."},
+    {"id": "q3", "question": "How many legs has a cat?", "answer": "4"},
+]
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tiny_models import tiny_gemma3, tiny_llama  # tests/ is on sys.path (conftest.py)
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    dirs = []
+    for name, make in (("llama", tiny_llama), ("gemma", tiny_gemma3)):
+        model, tok = make(seed=3)
+        model.save_pretrained(root / name)
+        tok.save_pretrained(root / name)
+        dirs.append(root / name)
+    return dirs[0], dirs[1]
+
+
+@pytest.fixture
+def setup(tmp_path: Path, model_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    recipe = tmp_path / "duo.yaml"
+    recipe.write_text(RECIPE.format(llama=model_dirs[0], gemma=model_dirs[1]))
+    data = tmp_path / "problems.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return recipe, data
+
+
+def test_member_recipe_keeps_generator_and_generation(setup: tuple[Path, Path]) -> None:
+    resolved = load_recipe(setup[0])
+    alone = member_recipe(resolved, "gemma")
+    assert [m.name for m in alone.models] == ["gemma"]
+    assert alone.models[0].config == resolved.models[1].config  # same pool key: loaded once
+    assert alone.generation == resolved.generation
+    assert alone.aggregator.type == "single" and alone.scorer is None
+
+
+def test_models_are_loaded_once_for_all_systems(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, data = setup
+    pool = ModelPool()
+    systems = systems_for(load_recipe(recipe), tmp_path / "out")
+    bench = Bench(systems, pool=pool)
+    bench.load()
+    bench.run(load_input(data), batch_size=2)
+    assert pool.loads == 2  # two models, three systems
+    assert [s.name for s in systems] == ["llama", "gemma", "tiny-duo"]
+    for system in systems:
+        assert [r["id"] for r in system.records] == ["q1", "q2", "q3"]
+        assert all("error" not in r for r in system.records), system.records
+        assert system.seconds > 0
+    llama, gemma, duo = systems
+    assert {a["model"] for r in llama.records for a in r["attribution"]} == {"llama"}
+    assert {a["model"] for r in duo.records for a in r["attribution"]} <= {"llama", "gemma"}
+
+
+def test_bench_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, data = setup
+    out = tmp_path / "bench"
+    args = ["bench", str(recipe), "--input", str(data), "--output-dir", str(out), "--batch-size", "2"]
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["problems"] == 3 and doc["compared"] == 3
+    assert [m["name"] for m in doc["members"]] == ["llama", "gemma"] and doc["ensemble"]["name"] == "tiny-duo"
+    assert doc["best_member"] in ("llama", "gemma")
+    members_right = [m["correct"] for m in doc["members"]]
+    assert max(members_right) <= doc["oracle"]["correct"] <= sum(members_right)
+    assert 0.0 <= doc["mcnemar"]["p_value"] <= 1.0
+    best = next(m for m in doc["members"] if m["name"] == doc["best_member"])
+    assert best["cost"]["tokens_vs_best"] == 1.0 and best["cost"]["time_vs_best"] == 1.0
+    assert doc["ensemble"]["cost"]["generated_tokens"] > 0
+    assert sum(doc["attributed_share"].values()) == pytest.approx(1.0)
+    assert json.loads((out / "bench.json").read_text()) == doc
+
+    # every system's records re-grade to the same numbers with `ensemble eval`
+    for system in [*doc["members"], doc["ensemble"]]:
+        path = doc["files"][system["name"]]
+        assert len(Path(path).read_text().splitlines()) == 3
+        graded = runner.invoke(app, ["eval", path, "--format", "json"])
+        assert graded.exit_code == 0, graded.output
+        assert json.loads(graded.stdout)["files"][0]["correct"] == system["correct"]
+
+    with Image.open(out / "report.png") as image:
+        assert image.format == "PNG"
+    assert "<td>tiny-duo (ensemble)</td>" in (out / "report.html").read_text()
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "--overwrite" in again.stderr
+    table = runner.invoke(app, [*args, "--overwrite", "--limit", "1"], env={"COLUMNS": "160"})
+    assert table.exit_code == 0, table.output
+    assert "ensemble vs best member" in table.stdout and "tiny-duo (ensemble)" in table.stdout
+    assert "oracle " in table.stdout and "exact McNemar p" in table.stdout
+
+
+def test_bench_needs_exactly_one_source(setup: tuple[Path, Path]) -> None:
+    recipe, data = setup
+    neither = runner.invoke(app, ["bench", str(recipe)])
+    both = runner.invoke(app, ["bench", str(recipe), "--input", str(data), "--dataset", "gsm8k"])
+    assert neither.exit_code == both.exit_code == 2
+    assert "exactly one of --input FILE and --dataset NAME" in neither.stderr

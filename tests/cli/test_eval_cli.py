@@ -1,0 +1,83 @@
+"""``ensemble eval`` on hand-made record files: the three formats, reports, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ensemble_cli.cli.main import app
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
+from eval_records import record  # noqa: E402 - the shared record factory of tests/evaluation
+
+runner = CliRunner()
+
+
+def write(path: Path, records: list[dict | str]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return path
+
+
+def sample(tmp_path: Path) -> Path:
+    return write(
+        tmp_path / "run.jsonl",
+        [
+            record("a", "4", "#### 4", subject="algebra", tokens=10, seconds=1.0),
+            record("b", None, "#### 5", subject="algebra", tokens=20, seconds=3.0),  # no answer: wrong
+            {"id": "c", "error": "GenerationError: boom", "label": "#### 1", "recipe_hash": "x"},  # wrong
+            record("d", "2", "$\\boxed{\\frac{4}{2}}$", subject="geometry", tokens=30, seconds=2.0),
+            record("e", "7", None),  # no label: not graded
+            "not json",
+        ],
+    )
+
+
+def test_json_document(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", str(sample(tmp_path)), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    [doc] = json.loads(result.stdout)["files"]
+    assert (doc["correct"], doc["total"], doc["accuracy"]) == (2, 4, 0.5)
+    assert doc["ci95"][0] < 0.5 < doc["ci95"][1]
+    assert (doc["missing_answer"], doc["errors"], doc["ungraded"], doc["bad_lines"]) == (1, 1, 1, 1)
+    assert doc["mean_completion_tokens"] == 20.0 and doc["mean_latency_s"] == 2.0
+    assert doc["by_subject"]["algebra"]["correct"] == 1 and doc["by_subject"]["geometry"]["accuracy"] == 1.0
+    assert "1 lines are not records" in result.stderr
+
+
+def test_table_and_markdown(tmp_path: Path) -> None:
+    path = sample(tmp_path)
+    table = runner.invoke(app, ["eval", str(path)])
+    assert table.exit_code == 0, table.output
+    assert "run.jsonl" in table.stdout and "50.0%" in table.stdout and "algebra" in table.stdout
+    markdown = runner.invoke(app, ["eval", str(path), str(path.rename(tmp_path / "run2.jsonl")), "-f", "markdown"])
+    assert markdown.exit_code == 2  # the first file no longer exists
+
+
+def test_markdown_two_files(tmp_path: Path) -> None:
+    one = write(tmp_path / "one.jsonl", [record("a", "1", "#### 1"), record("b", "1", "#### 2")])
+    two = write(tmp_path / "two.jsonl", [record("a", "1", "#### 1"), record("b", "2", "#### 2")])
+    result = runner.invoke(app, ["eval", str(one), str(two), "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "| one.jsonl | 2 | 1 | 50.0% |" in "\n".join(lines)
+    assert any(line.startswith("| two.jsonl | 2 | 2 | 100.0% |") for line in lines)
+
+
+def test_reports(tmp_path: Path) -> None:
+    from PIL import Image
+
+    html, png = tmp_path / "out" / "r.html", tmp_path / "r.png"
+    result = runner.invoke(app, ["eval", str(sample(tmp_path)), "--report", str(html), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    with Image.open(png) as image:
+        assert image.format == "PNG"
+    assert "<td>run.jsonl</td>" in html.read_text()
+
+
+def test_missing_file_is_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", str(tmp_path / "nope.jsonl")])
+    assert result.exit_code == 2
+    assert "results file" in result.stderr and "not found" in result.stderr
