@@ -70,3 +70,24 @@ def test_cancelled_example_stops(members):
     r = MoAAggregator(MoAConfig(layers=1)).run(EXAMPLES[:2], ctx)
     assert (r[0].finish_reason, r[0].stop_cause, r[0].output) == ("stop", "cancelled", "")
     assert r[1].stop_cause in ("eos", "stop_string", "max_tokens")
+
+
+def test_recipe_validation_checks_layer_and_aggregator_names(tmp_path):
+    from ensemble_cli.errors import RecipeError
+    from ensemble_cli.recipe import load_recipe
+
+    recipe = tmp_path / "moa.yaml"
+    recipe.write_text(
+        "name: moa\nmodels: [{name: smol, params: {model: x}}, {name: gemma, params: {model: y}}]\n"
+        "aggregator: {type: moa, params: {layers: [[smol, phi], []], aggregator_model: gemm}}\n"
+    )
+    with pytest.raises(RecipeError) as info:
+        load_recipe(recipe)
+    assert sorted(str(p) for p in info.value.problems) == [
+        "aggregator.params.aggregator_model: 'gemm' is not a model of this recipe",
+        "aggregator.params.layers.0.1: 'phi' is not a model of this recipe",
+        "aggregator.params.layers.1: a proposer layer needs at least one model",
+    ]
+    recipe.write_text(recipe.read_text().replace("[[smol, phi], []], aggregator_model: gemm", "0"))
+    with pytest.raises(RecipeError, match="aggregator.params.layers: at least one proposer layer"):
+        load_recipe(recipe)

@@ -109,3 +109,28 @@ def test_the_pipeline_binds_the_recipes_members_to_the_scorer(tmp_path):
     with pytest.raises(UsageError, match="under='phi' is not a member"):
         Pipeline(load_recipe(quickstart, ["scorer.params.under=phi"]), pool)
     assert pool.loads == 0
+
+
+def test_recipe_validation_checks_under_judge_and_nested_parts(tmp_path):
+    from ensemble_cli.errors import RecipeError
+    from ensemble_cli.recipe import load_recipe
+
+    head = "name: t\nmodels: [{name: smol, params: {model: x}}, {name: gemma, params: {model: y}}]\n"
+    recipe = tmp_path / "r.yaml"
+    cases = {
+        "aggregator: reward\nscorer: {type: logprob, params: {under: phi}}\n":
+            "scorer.params.under: 'phi' is not a model of this recipe (smol, gemma), 'writer' or 'all'",
+        "aggregator: rank\nscorer: {type: judge, params: {member: gemma3}}\n":
+            "scorer.params.member: 'gemma3' is not a model of this recipe (smol, gemma)",
+        "aggregator: best-of-n\nscorer: {type: weighted, params: {parts: [vote, "
+        "{type: self-certainty, params: {under: smoll}}]}}\n":
+            "scorer.params.parts.1.params.under: 'smoll' is not a model of this recipe (smol, gemma), "
+            "'writer' or 'all'",
+    }
+    for body, message in cases.items():
+        recipe.write_text(head + body)
+        with pytest.raises(RecipeError) as info:
+            load_recipe(recipe)
+        assert [str(p) for p in info.value.problems] == [message]
+    recipe.write_text(head + "aggregator: reward\nscorer: {type: self-certainty, params: {under: all}}\n")
+    assert load_recipe(recipe).scorer.config.under == "all"

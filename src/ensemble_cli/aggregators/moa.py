@@ -30,7 +30,7 @@ from pydantic import Field
 
 from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member
 from ..core.types import Attribution, Example, Result, Usage
-from ..errors import UsageError
+from ..errors import Problem, UsageError
 from .full_answers import write_answers
 
 SYNTHESIS_PROMPT = (
@@ -64,6 +64,24 @@ class MoAAggregator(Aggregator):
     description = "Mixture-of-Agents: proposer layers, then an aggregator model synthesises their answers"
     Config = MoAConfig
     config: MoAConfig
+
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        """Layer members and the aggregator model must be models of the recipe."""
+        assert isinstance(config, MoAConfig)
+        problems = []
+        if not isinstance(config.layers, int):
+            for k, names in enumerate(config.layers):
+                if not names:
+                    problems.append(Problem(f"layers.{k}", "a proposer layer needs at least one model"))
+                for j, name in enumerate(names):
+                    if name not in models:
+                        problems.append(Problem(f"layers.{k}.{j}", f"{name!r} is not a model of this recipe"))
+        if (config.layers if isinstance(config.layers, int) else len(config.layers)) < 1:
+            problems.append(Problem("layers", "at least one proposer layer"))
+        if config.aggregator_model is not None and config.aggregator_model not in models:
+            problems.append(Problem("aggregator_model", f"{config.aggregator_model!r} is not a model of this recipe"))
+        return problems
 
     def _layers(self, members: Sequence[Member]) -> list[list[Member]]:
         cfg = self.config

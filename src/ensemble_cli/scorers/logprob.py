@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..core.components import Candidate, Member, Scorer
+from ..core.components import Candidate, ComponentConfig, Member, Scorer
 from ..core.types import TokenScores
-from .under_member import UnderConfig, check_under, score_under
+from ..errors import Problem
+from .under_member import UnderConfig, check_under, score_under, under_problems
 
 
 class LogprobConfig(UnderConfig):
@@ -32,6 +33,10 @@ class LogprobScorer(Scorer):
     description = "mean token log-prob of the candidate under its writer, a named member, or all members"
     Config = LogprobConfig
     config: LogprobConfig
+
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        return under_problems(config, models)
 
     def bind(self, members: Sequence[Member]) -> None:
         check_under("logprob", self.config.under, members)

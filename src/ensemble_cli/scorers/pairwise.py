@@ -24,7 +24,7 @@ from pydantic import Field
 
 from ..core.components import Candidate, ComponentConfig, Member, Scorer
 from ..core.types import Example, ScoreItem
-from ..errors import UsageError
+from ..errors import Problem, UsageError
 
 JUDGE_PROMPT = (
     "Which of the two responses below answers the question better? Judge correctness first, then "
@@ -99,6 +99,13 @@ class JudgeScorer(PairwiseScorer):
     description = "pairwise: a member model is asked which of two answers is better (A/B next-token mass)"
     Config = JudgeConfig
     config: JudgeConfig
+
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        member = getattr(config, "member", "")
+        if member in models:
+            return []
+        return [Problem("member", f"{member!r} is not a model of this recipe ({', '.join(models)})")]
 
     def bind(self, members: Sequence[Member]) -> None:
         if self.config.member not in [m.name for m in members]:

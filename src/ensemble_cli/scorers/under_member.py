@@ -22,13 +22,21 @@ from pydantic import Field
 
 from ..core.components import Candidate, ComponentConfig, Member, Scorer
 from ..core.types import TokenScores
-from ..errors import UsageError
+from ..errors import Problem, UsageError
 
 UNDER_HELP = "'writer' (the candidate's own model), 'all' (mean over all members) or a member's name"
 
 
 class UnderConfig(ComponentConfig):
     under: str = Field("writer", min_length=1, description=UNDER_HELP)
+
+
+def under_problems(config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+    """Recipe cross-check: ``under`` names a model of the recipe (or ``writer`` / ``all``)."""
+    under = getattr(config, "under", "writer")
+    if under in ("writer", "all") or under in models:
+        return []
+    return [Problem("under", f"{under!r} is not a model of this recipe ({', '.join(models)}), 'writer' or 'all'")]
 
 
 def check_under(scorer: str, under: str, members: Sequence[Member]) -> None:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from ..core.components import Candidate, ComponentConfig, Member, Scorer
-from ..errors import PluginError
+from ..errors import PluginError, Problem
 from ..nested_spec import ScorerSpec
 
 if TYPE_CHECKING:
@@ -106,6 +106,16 @@ class WeightedScorer(Scorer):
     def pool(self, value: ModelPool | None) -> None:
         for part in self.parts:
             part.pool = value
+
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        """Each part's own cross-checks, at ``parts.<k>.params.<path>``."""
+        problems = []
+        for k, part in enumerate(getattr(config, "parts", [])):
+            inner = part.build()
+            for p in type(inner).recipe_problems(inner.config, models):
+                problems.append(Problem(f"parts.{k}.params" + (f".{p.path}" if p.path else ""), p.message))
+        return problems
 
     def bind(self, members: Sequence[Member]) -> None:
         super().bind(members)
