@@ -93,8 +93,8 @@ def test_empty_candidate_and_unknown_member(members, candidates):
 
 
 def test_the_pipeline_binds_the_recipes_members_to_the_scorer(tmp_path):
-    """Building a Pipeline (nothing loads) hands every recipe member to the scorer, and a wrong
-    ``under`` fails right there, before any model is loaded."""
+    """Building a Pipeline (nothing loads) hands every recipe member to the scorer; a wrong ``under``
+    is a recipe error before that (and ``bind`` refuses it for programmatic use, tested above)."""
     from pathlib import Path
 
     from ensemble_cli.core.pipeline import Pipeline
@@ -106,8 +106,10 @@ def test_the_pipeline_binds_the_recipes_members_to_the_scorer(tmp_path):
     pool = ModelPool()
     pipe = Pipeline(load_recipe(quickstart, [weighted]), pool)
     assert [m.name for m in pipe.scorer.parts[0].members] == ["smol", "gemma"]
-    with pytest.raises(UsageError, match="under='phi' is not a member"):
-        Pipeline(load_recipe(quickstart, ["scorer.params.under=phi"]), pool)
+    from ensemble_cli.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="scorer.params.under: 'phi' is not a model of this recipe"):
+        load_recipe(quickstart, ["scorer.params.under=phi"])  # validation catches it before a Pipeline
     assert pool.loads == 0
 
 
