@@ -23,7 +23,7 @@ from ensemble_cli.errors import ModelLoadError
 from ensemble_cli.generators.openai import OpenAIConfig, OpenAIGenerator, connect
 from ensemble_cli.generators.openai_client import RemoteError
 from ensemble_cli.scorers.logprob import LogprobScorer
-from remote_server import ServerState, serve
+from remote_server import serve
 from tiny_models import make_generator, tiny_llama
 
 EXAMPLES = [
