@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -50,14 +49,15 @@ def served(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    log = recipe.parent / "serve.log"  # a file: a full pipe would stall the server
     proc = subprocess.Popen(_ensemble("serve", str(recipe), "--host", "127.0.0.1", "--port", str(port)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"ensemble serve exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+                pytest.fail(f"ensemble serve exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
             try:
                 if httpx.get(base + "/health", timeout=2).status_code == 200:
                     break
@@ -89,4 +89,3 @@ def test_segment_rounds_against_ensemble_serve(served: tuple[str, str]) -> None:
     assert sessions.text(0) == first.text + " Let me check." + second.text
     if first.logprobs:  # the server returns log-probs when asked (DESIGN.md §6)
         assert len(first.logprobs) == len(first.token_ids)
-    assert Path(sys.executable).exists()
