@@ -79,9 +79,36 @@ def make_app(model: Any, tok: Any, state: ServerState) -> Any:
         finally:
             state.in_flight -= 1
 
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Any:
+        body = await request.json()
+        state.requests.append(body)
+        bad = check(request)
+        if bad is not None:
+            return bad
+        messages = body["messages"]
+        continuing = bool(body.get("continue_final_message")) and messages[-1]["role"] == "assistant"
+        prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=not continuing,
+                                         continue_final_message=continuing)
+        k = body.get("top_logprobs", 0) if body.get("logprobs") else None
+        with lock:
+            out = _complete({**body, "prompt": prompt, "logprobs": k}, special=False)
+        choice = out["choices"][0]
+        lp = choice["logprobs"]
+        content = None
+        if lp is not None:
+            content = [{"token": t, "logprob": v, "bytes": None,
+                        "top_logprobs": [{"token": a, "logprob": b} for a, b in (top or {}).items()]}
+                       for t, v, top in zip(lp["tokens"], lp["token_logprobs"], lp["top_logprobs"] or
+                                            [None] * len(lp["tokens"]), strict=True)]
+        return {"id": "chat-test", "object": "chat.completion", "created": out["created"], "model": out["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": choice["text"]},
+                             "finish_reason": choice["finish_reason"], "logprobs": {"content": content}}],
+                "usage": out["usage"]}
+
     @torch.inference_mode()
-    def _complete(body: dict[str, Any]) -> dict[str, Any]:
-        ids = tok.encode(body["prompt"], add_special_tokens=True)
+    def _complete(body: dict[str, Any], special: bool = True) -> dict[str, Any]:
+        ids = tok.encode(body["prompt"], add_special_tokens=special)
         stop = body.get("stop") or []
         stop = [stop] if isinstance(stop, str) else stop
         session = HFSessionBatch(model, tok, [ids], eos_ids=eos, pad_id=pad)

@@ -108,6 +108,27 @@ def test_top_logprobs_and_partial_rollback(tiny, server):
     assert sessions.text(0) == ""
 
 
+def test_chat_endpoint_continues_with_vllm_extension(tiny, server):
+    """``endpoint: chat``: the text so far goes as a final assistant message; with vLLM's
+    ``continue_final_message`` the server continues it (the documented way round the chat API)."""
+    model, tok = tiny
+    url, state = server
+    extra = {"continue_final_message": True, "add_generation_prompt": False}
+    sessions = remote(url, None, endpoint="chat", logprobs=2, extra_body=extra).open(EXAMPLES[:1], SETTINGS)
+    first = sessions.generate(5, ignore_eos=True)[0]
+    assert len(first.logprobs) == len(first.top_logprobs) == 5 and first.text
+    sessions.append([" More"])
+    second = sessions.generate(5, ignore_eos=True)[0]
+    assert state.requests[0]["messages"] == EXAMPLES[0].messages
+    assert state.requests[1]["messages"][-1] == {"role": "assistant", "content": first.text + " More"}
+    assert state.requests[1]["top_logprobs"] == 2 and state.requests[1]["continue_final_message"] is True
+    # the same as one local session on the chat-templated prompt with the text appended
+    local = make_generator(model, tok, "llama").open(EXAMPLES[:1], SETTINGS)
+    local.generate(5, ignore_eos=True)
+    local.append([" More"])
+    assert second.text == local.generate(5, ignore_eos=True)[0].text
+
+
 def test_retries_an_injected_503(tiny, server):
     _, tok = tiny
     url, state = server
