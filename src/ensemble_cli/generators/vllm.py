@@ -22,6 +22,7 @@ combine it with a token-level aggregator are rejected at validation.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -61,13 +62,18 @@ class VLLMConfig(ComponentConfig):
 
 
 class VLLMEngine:
-    """An ``LLM`` and the tokenizer and end-of-sequence ids its sessions use."""
+    """An ``LLM`` and the tokenizer and end-of-sequence ids its sessions use.
+
+    ``LLM.generate`` is not thread-safe, so calls from concurrent batches (``--concurrency``) take
+    turns on ``lock``; vLLM batches within each call.
+    """
 
     def __init__(self, llm: Any, tokenizer: Any, eos_ids: set[int], source: str) -> None:
         self.llm = llm
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids
         self.source = source
+        self.lock = threading.Lock()
 
 
 def load_engine(config: VLLMConfig) -> VLLMEngine:
@@ -152,4 +158,5 @@ class VLLMGenerator(Generator):
             tail_tokens=self.config.tail_tokens,
             logprobs=self.config.logprobs,
             max_context=self.config.max_model_len,
+            lock=engine.lock,
         )

@@ -17,6 +17,7 @@ incomplete UTF-8 character at a ``length`` end is given back.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,8 +55,10 @@ class VLLMSessionBatch(SessionBatch):
         tail_tokens: int = 4,
         logprobs: int = 0,
         max_context: int | None = None,
+        lock: Any = None,
     ) -> None:
         self.llm = llm
+        self.lock = lock if lock is not None else contextlib.nullcontext()
         self.tokenizer = tokenizer
         self.eos_ids = set(eos_ids)
         self.tail_tokens = max(1, tail_tokens)
@@ -160,7 +163,8 @@ class VLLMSessionBatch(SessionBatch):
                     skip_special_tokens=True,
                 )
             )
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        with self.lock:
+            outputs = self.llm.generate(prompts, params, use_tqdm=False)
         self.stats.forward_calls += 1
         for i, out in zip(todo, outputs, strict=True):
             r = self.rows[i]
