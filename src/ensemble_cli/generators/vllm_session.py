@@ -157,7 +157,8 @@ class VLLMSessionBatch(SessionBatch):
                     top_p=top_p,
                     seed=seed,
                     stop=list(stop) or None,
-                    stop_token_ids=sorted(self.eos_ids) or None,
+                    # vLLM's ignore_eos does not ignore stop_token_ids: leave them out then
+                    stop_token_ids=None if ignore_eos else sorted(self.eos_ids) or None,
                     ignore_eos=ignore_eos,
                     logprobs=self.logprobs,
                     skip_special_tokens=True,
