@@ -2,7 +2,7 @@
 
 ``ensemble serve`` comes from the server issue; until it is merged this test skips, saying so. It
 assumes the server contract of DESIGN.md §6 (``/health``, ``/v1/models``, ``/v1/completions`` with
-``logprobs``) and ``--host``/``--port`` options.
+``logprobs``) and the ``--host``/``--port``/``--api-key`` options of the server issue.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ aggregator: {type: reward, params: {segment_tokens: 16, max_rounds: 4}}
 scorer: {type: logprob}
 generation: {max_tokens: 32}
 """
+KEY = "sk-serve-test-0123456789"
 
 
 def _ensemble(*args: str) -> list[str]:
@@ -50,7 +51,7 @@ def served(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = recipe.parent / "serve.log"  # a file: a full pipe would stall the server
-    proc = subprocess.Popen(_ensemble("serve", str(recipe), "--host", "127.0.0.1", "--port", str(port)),
+    proc = subprocess.Popen(_ensemble("serve", str(recipe), "--host", "127.0.0.1", "--port", str(port), "--api-key", KEY),
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -66,7 +67,8 @@ def served(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail("ensemble serve did not become healthy in 180 s")
             time.sleep(0.5)
-        model = httpx.get(base + "/v1/models", timeout=10).json()["data"][0]["id"]
+        headers = {"Authorization": f"Bearer {KEY}"}
+        model = httpx.get(base + "/v1/models", headers=headers, timeout=10).json()["data"][0]["id"]
         yield base + "/v1", model
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -77,9 +79,11 @@ def served(tmp_path_factory):
             proc.wait()
 
 
-def test_segment_rounds_against_ensemble_serve(served: tuple[str, str]) -> None:
+def test_segment_rounds_against_ensemble_serve(served: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     url, model = served
-    gen = OpenAIGenerator(OpenAIConfig(base_url=url, model=model, tokenizer="smollm2-135m-instruct"), ModelPool())
+    monkeypatch.setenv("ENSEMBLE_SERVE_TEST_KEY", KEY)
+    cfg = OpenAIConfig(base_url=url, model=model, tokenizer="smollm2-135m-instruct", api_key_env="ENSEMBLE_SERVE_TEST_KEY")
+    gen = OpenAIGenerator(cfg, ModelPool())
     ex = [Example("a", [{"role": "user", "content": "What is 2+3?"}])]
     sessions = gen.open(ex, GenerationSettings(max_tokens=32))
     first = sessions.generate(8)[0]
