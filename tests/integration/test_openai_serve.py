@@ -51,8 +51,8 @@ def served(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = recipe.parent / "serve.log"  # a file: a full pipe would stall the server
-    proc = subprocess.Popen(_ensemble("serve", str(recipe), "--host", "127.0.0.1", "--port", str(port), "--api-key", KEY),
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    cmd = _ensemble("serve", str(recipe), "--host", "127.0.0.1", "--port", str(port), "--api-key", KEY)
+    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -82,7 +82,8 @@ def served(tmp_path_factory):
 def test_segment_rounds_against_ensemble_serve(served: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     url, model = served
     monkeypatch.setenv("ENSEMBLE_SERVE_TEST_KEY", KEY)
-    cfg = OpenAIConfig(base_url=url, model=model, tokenizer="smollm2-135m-instruct", api_key_env="ENSEMBLE_SERVE_TEST_KEY")
+    cfg = OpenAIConfig(base_url=url, model=model, tokenizer="smollm2-135m-instruct",
+                       api_key_env="ENSEMBLE_SERVE_TEST_KEY")
     gen = OpenAIGenerator(cfg, ModelPool())
     ex = [Example("a", [{"role": "user", "content": "What is 2+3?"}])]
     sessions = gen.open(ex, GenerationSettings(max_tokens=32))
