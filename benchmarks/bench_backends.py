@@ -30,6 +30,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,7 @@ def child(args: argparse.Namespace) -> None:
     urls = json.loads(args.urls) if args.urls else None
     examples = gsm8k(args.data, args.prompts)
     load, tokens, seconds = measure(recipe(args.child, args.max_tokens, not args.no_eager, urls), examples)
-    print(json.dumps({"load": load, "tokens": tokens, "seconds": seconds}))
+    Path(args.result).write_text(json.dumps({"load": load, "tokens": tokens, "seconds": seconds}))
 
 
 def run_child(backend: str, args: argparse.Namespace, urls: dict[str, str] | None = None) -> tuple[float, int, float]:
@@ -150,11 +151,15 @@ def run_child(backend: str, args: argparse.Namespace, urls: dict[str, str] | Non
            "--max-tokens", str(args.max_tokens), "--data", str(args.data)]
     cmd += ["--no-eager"] if args.no_eager else []
     cmd += ["--urls", json.dumps(urls)] if urls else []
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{backend} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out["load"], out["tokens"], out["seconds"]
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"  # a file: vLLM also prints to stdout
+        log = Path(tmp) / "child.log"
+        with log.open("wb") as out:
+            code = subprocess.run([*cmd, "--result", str(result)], stdout=out, stderr=subprocess.STDOUT).returncode
+        if code != 0 or not result.exists():
+            raise RuntimeError(f"{backend} failed ({code}):\n{log.read_text(errors='replace')[-3000:]}")
+        data = json.loads(result.read_text())
+    return data["load"], data["tokens"], data["seconds"]
 
 
 def main() -> None:
@@ -170,6 +175,7 @@ def main() -> None:
                              "venv pins transformers<5.20); default $ENSEMBLE_HF_PYTHON, else this Python")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--urls", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.prompts, args.max_tokens = 4, 64
