@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import transformers
 
 from ensemble_cli.errors import ModelLoadError
-from ensemble_cli.models import get_alias
+from ensemble_cli.models import convert, get_alias
 from ensemble_cli.models.convert import COMPLETE_MARKER, convert_gguf
 
 
@@ -35,7 +34,7 @@ def test_a_conversion_from_another_environment_is_reused(alias, tmp_path):
 
 
 def test_old_transformers_refuses_to_convert(tmp_path, monkeypatch):
-    monkeypatch.setattr(transformers, "__version__", "5.19.0")
+    monkeypatch.setattr(convert, "transformers_version", lambda: "5.19.0")
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"")
     with pytest.raises(ModelLoadError, match=r"needs transformers>=5.20 .*5\.19\.0"):

@@ -23,6 +23,12 @@ COMPLETE_MARKER = ".ensemble-complete"
 MIN_TRANSFORMERS = (5, 20)
 
 
+def transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__
+
+
 def _version_tuple(text: str) -> tuple[int, ...]:
     parts = []
     for piece in text.split(".")[:2]:
@@ -40,15 +46,15 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> Path:
     if is_converted(out_dir):
         return out_dir
     import torch
-    import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    if _version_tuple(transformers.__version__) < MIN_TRANSFORMERS:
+    found = transformers_version()
+    if _version_tuple(found) < MIN_TRANSFORMERS:
         # Measured: 5.19 converts the weights identically but writes a Gemma-3 tokenizer that no
         # longer adds BOS, and Gemma without BOS writes garbage. Refuse rather than cache that.
         raise ModelLoadError(
             f"converting {gguf_path.name} needs transformers>=5.20 (this environment has "
-            f"{transformers.__version__}, whose GGUF tokenizer conversion drops Gemma-3's BOS): run "
+            f"{found}, whose GGUF tokenizer conversion drops Gemma-3's BOS): run "
             "`ensemble models prepare` once in an environment with transformers>=5.20; other "
             "environments reuse that conversion"
         )
