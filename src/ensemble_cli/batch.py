@@ -10,10 +10,19 @@ This is the engine of ``ensemble run`` without the terminal: no progress bars, n
   returns, so an interrupted run keeps everything it reported and ``--resume`` picks up the rest.
 
 ``KeyboardInterrupt`` (and other ``BaseException``) is never swallowed.
+
+``concurrency`` > 1 keeps that many batches in flight at once, each on its own (daemon) worker
+thread; the main thread alone writes records, in the order batches finish (resume works by id, so
+order does not matter). It pays off when members are remote (``openai``): the threads wait on
+HTTP while the servers batch the requests. ``--batch-size 1 --concurrency N`` keeps exactly N
+examples in flight, each moving on as soon as it is done. Worker threads are daemons, so Ctrl-C
+ends the run at once; answers still in flight are dropped and ``--resume`` redoes those rows.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -93,9 +102,13 @@ class BatchRunner:
         recipe: dict[str, Any],
         batch_size: int = 8,
         on_record: Callable[[dict[str, Any]], None] | None = None,
+        concurrency: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.concurrency = concurrency
         self.pipeline = pipeline
         self.writer = writer
         self.recipe_hash = recipe_hash
@@ -106,6 +119,14 @@ class BatchRunner:
 
     def run(self, items: Iterable[Example | RowError]) -> RunStats:
         """Process every row; input errors are written at once, examples batch by batch."""
+        if self.concurrency > 1:
+            return self._run_concurrent(items)
+        for batch in self._batches(items):
+            self._run_batch(batch, self._deliver)
+        return self.stats
+
+    def _batches(self, items: Iterable[Example | RowError]) -> Iterable[list[Example]]:
+        """Full batches of examples; input errors are written on the way."""
         batch: list[Example] = []
         for item in items:
             if isinstance(item, RowError):
@@ -117,28 +138,66 @@ class BatchRunner:
                 continue
             batch.append(item)
             if len(batch) >= self.batch_size:
-                self._run_batch(batch)
+                yield batch
                 batch = []
         if batch:
-            self._run_batch(batch)
+            yield batch
+
+    def _run_concurrent(self, items: Iterable[Example | RowError]) -> RunStats:
+        """Up to ``concurrency`` batches on worker threads; their outcomes are written here."""
+        outcomes: queue.Queue[tuple[str, Any]] = queue.Queue()
+        in_flight = 0
+
+        def work(batch: list[Example]) -> None:
+            try:
+                self._run_batch(batch, lambda outcome: outcomes.put(("outcome", outcome)))
+            except BaseException as exc:  # handed to the main thread, never lost
+                outcomes.put(("crash", exc))
+            finally:
+                outcomes.put(("done", None))
+
+        def take_one() -> None:
+            nonlocal in_flight
+            kind, payload = outcomes.get()
+            if kind == "done":
+                in_flight -= 1
+            elif kind == "crash":
+                raise payload
+            else:
+                self._deliver(payload)
+
+        for batch in self._batches(items):
+            while in_flight >= self.concurrency:
+                take_one()
+            threading.Thread(target=work, args=(batch,), name="ensemble-batch", daemon=True).start()
+            in_flight += 1
+        while in_flight:
+            take_one()
         return self.stats
 
-    def _run_batch(self, batch: list[Example]) -> None:
+    def _run_batch(self, batch: list[Example], deliver: Callable[[tuple], None]) -> None:
+        """Run one batch; hand each outcome to ``deliver`` as soon as it exists (isolating failures)."""
         try:
             results, timing = self._call(batch)
         except Exception as exc:
             if len(batch) == 1:
-                self._emit_failure(batch[0], exc)
+                deliver(("failure", batch[0], exc))
                 return
             for example in batch:  # isolate the failing rows
                 try:
                     results, timing = self._call([example])
                 except Exception as single_exc:
-                    self._emit_failure(example, single_exc)
+                    deliver(("failure", example, single_exc))
                 else:
-                    self._emit_results([example], results, timing)
+                    deliver(("results", [example], results, timing))
             return
-        self._emit_results(batch, results, timing)
+        deliver(("results", batch, results, timing))
+
+    def _deliver(self, outcome: tuple) -> None:
+        if outcome[0] == "failure":
+            self._emit_failure(outcome[1], outcome[2])
+        else:
+            self._emit_results(outcome[1], outcome[2], outcome[3])
 
     def _call(self, batch: list[Example]) -> tuple[list[Result], Timing]:
         started = datetime.now(UTC)

@@ -14,8 +14,12 @@ from .hookspecs import Register, hookimpl
 def register_generators(register: Register) -> None:
     """Built-in generators."""
     from .generators.hf import HFGenerator
+    from .generators.openai import OpenAIGenerator
+    from .generators.vllm import VLLMGenerator
 
     register("hf", HFGenerator)
+    register("vllm", VLLMGenerator)
+    register("openai", OpenAIGenerator)
 
 
 @hookimpl

@@ -417,6 +417,24 @@ def _sort_key(problem: Problem) -> tuple:
     return (top, [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in rest])
 
 
+def _backend_problems(
+    data: dict[str, Any], models: list[ResolvedComponent], aggregator: ResolvedComponent | None
+) -> list[Problem]:
+    """Token-level aggregators need generators whose sessions can step token by token."""
+    if aggregator is None or not getattr(aggregator.cls, "token_level", False):
+        return []
+    names = [m.get("name") if isinstance(m, dict) else None for m in data.get("models") or []]
+    return [
+        Problem(
+            f"models.{names.index(m.name) if m.name in names else '?'}.generator",
+            f"generator {m.type!r} is not supported by token-level aggregator {aggregator.type!r} "
+            "(not supported by this backend: it cannot step token by token; use generator 'hf')",
+        )
+        for m in models
+        if not getattr(m.cls, "token_level", True)
+    ]
+
+
 def validate_recipe(data: dict[str, Any], registry: Registry, source: str | None = None) -> ResolvedRecipe:
     """Check shape, component types, every component's params and cross-field rules at once.
 
@@ -447,6 +465,7 @@ def validate_recipe(data: dict[str, Any], registry: Registry, source: str | None
         else:
             resolved[site.kind] = component
     problems += _duplicate_names(data)
+    problems += _backend_problems(data, models, resolved.get("aggregator"))
 
     if problems or recipe is None:
         unique = list(dict.fromkeys(problems))

@@ -68,6 +68,12 @@ def run(
         int | None, typer.Option(min=1, help="Only the first N rows of the input (before --resume skips).")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Examples per pipeline batch.")] = 8,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Batches in flight at once (for remote members; --batch-size 1 --concurrency N: N examples)."
+        ),
+    ] = 1,
     resume: Annotated[
         bool, typer.Option("--resume", help="Append to the output, skipping ids it already has.")
     ] = False,
@@ -118,7 +124,7 @@ def run(
         if not plan.todo:
             console.print(f"nothing to do: all {plan.skipped} rows are already in {out}", markup=False)
         else:
-            load_seconds, stats = _generate(resolved, plan.todo, writer, batch_size, console)
+            load_seconds, stats = _generate(resolved, plan.todo, writer, batch_size, console, concurrency)
     except KeyboardInterrupt:
         writer.close()
         written = writer.written
@@ -160,6 +166,7 @@ def _generate(
     writer: ResultWriter,
     batch_size: int,
     console: Console,
+    concurrency: int = 1,
 ) -> tuple[float, RunStats]:
     """Load the models, then run every pending row with a progress bar; return (load s, stats)."""
     from ..core.pipeline import Pipeline  # heavy imports (torch) only when there is work
@@ -178,6 +185,7 @@ def _generate(
             recipe=resolved.as_dict(),
             batch_size=batch_size,
             on_record=progress.on_record,
+            concurrency=concurrency,
         )
         stats = runner.run(todo)
     return load_seconds, stats

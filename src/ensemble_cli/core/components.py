@@ -56,6 +56,10 @@ class Generator(Component, ABC):
     """A model backend. ``open`` starts one incremental session per example, batched."""
 
     kind = "generator"
+    #: whether its sessions give next-token distributions for token-level aggregators; backends
+    #: that cannot (remote servers, engines that own their decode loop) set False, and the recipe
+    #: validator rejects them under a token-level aggregator
+    token_level: ClassVar[bool] = True
 
     @abstractmethod
     def open(
@@ -190,6 +194,8 @@ class Aggregator(Component, ABC):
     kind = "aggregator"
     #: whether the method needs a scorer; the recipe validator reports a missing one.
     needs_scorer: ClassVar[bool] = False
+    #: whether it steps members token by token (needs generators with ``token_level``)
+    token_level: ClassVar[bool] = False
 
     @abstractmethod
     def run(self, examples: Sequence[Example], ctx: EnsembleContext) -> list[Result]:

