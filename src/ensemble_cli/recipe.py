@@ -86,9 +86,8 @@ class Recipe(_Strict):
     scorer: ComponentSpec | None = None
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     #: what running it needs beyond a CPU and the offline default models: ``gpu``, ``server`` (a
-    #: running model server it talks to), ``network`` (downloads), ``vllm`` (vLLM importable). The
-    #: integration tests and CI
-    #: run every recipe in ``recipes/`` that requires nothing.
+    #: running model server it talks to), ``network`` (downloads), ``vllm`` (vLLM importable).
+    #: The integration tests and CI run every recipe in ``recipes/`` that requires nothing.
     requires: list[Literal["gpu", "server", "network", "vllm"]] = Field(default_factory=list)
 
 
