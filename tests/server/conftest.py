@@ -38,18 +38,6 @@ scorer: logprob
 generation: {{max_tokens: 12, temperature: 0.0, seed: 7}}
 """
 
-ECHO = """\
-name: echo
-models:
-  - name: a
-    generator: echo-gen
-selector: echo-all
-aggregator:
-  type: echo
-  params: {{delay: {delay}}}
-"""
-
-
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two tiny Llamas with SmolLM2's tokenizer (different weights), saved as HF folders."""
@@ -73,12 +61,6 @@ def recipes(tiny_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFacto
         out[name] = root / f"{name}.yaml"
         out[name].write_text(text)
     return out
-
-
-def echo_recipe(tmp_path: Path, delay: float = 0.0) -> Path:
-    path = tmp_path / f"echo-{delay}.yaml"
-    path.write_text(ECHO.format(delay=delay))
-    return path
 
 
 @pytest.fixture(scope="module")

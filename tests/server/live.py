@@ -58,12 +58,31 @@ class LiveServer:
         return self.proc.returncode
 
 
+ECHO = """\
+name: echo
+models:
+  - name: a
+    generator: echo-gen
+selector: echo-all
+aggregator:
+  type: echo
+  params: {{delay: {delay}}}
+"""
+
+
+def echo_recipe(folder: Path, delay: float = 0.0) -> Path:
+    """A recipe of the test-only echo components (output = the prompt upper-cased, no model)."""
+    path = folder / f"echo-{delay}.yaml"
+    path.write_text(ECHO.format(delay=delay))
+    return path
+
+
 def launch(recipe: Path, log: Path, *args: str, api_key: str | None = None, fixtures: bool = False,
-           wait: bool = True, timeout: float = 180) -> LiveServer:
+           wait: bool = True, timeout: float = 180, env: dict[str, str] | None = None) -> LiveServer:
     """Start a server; ``fixtures`` runs it with the test-only echo components registered."""
     port = free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("ENSEMBLE_API_KEY", None)
+    base = {k: v for k, v in os.environ.items() if k != "ENSEMBLE_API_KEY"}
+    env = {**base, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
     entry = [str(TESTS / "run_fixture_cli.py")] if fixtures else ["-c", ENTRY]
     cmd = [sys.executable, *entry, "serve", str(recipe), "--port", str(port), *args]
     if api_key:

@@ -152,6 +152,7 @@ def create_app(state: ServerState) -> FastAPI:
             "in_flight": engine.in_flight,
             "requests_served": engine.served,
             "requests_failed": engine.failed,
+            "requests_cancelled": engine.cancelled,
             "batches": engine.batches,
             "max_batch": engine.max_batch,
             "max_queue": engine.max_queue,

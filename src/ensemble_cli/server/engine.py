@@ -105,6 +105,7 @@ class Engine:
         self.started = time.time()
         self.served = 0  #: jobs finished successfully
         self.failed = 0  #: jobs finished with an error
+        self.cancelled = 0  #: jobs whose client went away (stopped early or dropped)
         self.batches = 0  #: engine calls made
         self.in_flight = 0  #: jobs in the batch being run
         self._queue: deque[Job] = deque()
@@ -170,7 +171,7 @@ class Engine:
         with self._cond:
             while True:
                 while self._queue and self._queue[0].abandoned:
-                    self._queue.popleft().done = True
+                    self._drop(self._queue.popleft())
                 if self._queue:
                     break
                 if self._stopping:
@@ -183,7 +184,7 @@ class Engine:
             for job in list(self._queue):
                 if job.abandoned:
                     self._queue.remove(job)
-                    job.done = True
+                    self._drop(job)
                     continue
                 if job.key != first.key and job is not first:
                     continue
@@ -196,6 +197,10 @@ class Engine:
                 return []
             self.in_flight = len(batch)
             return batch
+
+    def _drop(self, job: Job) -> None:
+        job.done = True
+        self.cancelled += 1
 
     def _compatible_items(self, first: Job) -> int:
         return sum(len(j.items) for j in self._queue if j.key == first.key)
@@ -247,6 +252,8 @@ class Engine:
 
     def _finish(self, job: Job, outputs: list[Any] | None, error: BaseException | None) -> None:
         job.done = True
+        if job._all_cancelled or job._cancelled:
+            self.cancelled += 1
         if error is None:
             self.served += 1
         else:

@@ -22,6 +22,8 @@ Choices worth knowing (documented in the README):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -161,6 +163,13 @@ def _check_context(pipeline: Pipeline, examples: Sequence[Example], max_tokens: 
                 )
 
 
+def _example_id(prompt: int, choice: int, messages: list[dict[str, str]]) -> str:
+    """Ids seed the sampling streams: the same request samples the same way, and different prompts
+    (or choices) sample differently, whatever else shares their batch."""
+    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
+    return f"p{prompt}-c{choice}-{digest}"
+
+
 def _choices_check(prompts: int, n: int) -> None:
     if prompts * n > MAX_CHOICES:
         raise bad_request(f"{prompts} prompts × n={n} is over {MAX_CHOICES} choices per request", "n")
@@ -199,7 +208,7 @@ def plan_completion(req: CompletionRequest, pipelines: Pipelines, limits: Limits
             texts.append(_unsupported(lambda p=p: gen.decode_ids(p)))
     settings = _settings(pipeline.resolved.generation, req, req.max_tokens, limits)
     examples = [
-        Example(id=f"{p}-{c}", messages=[{"role": "user", "content": text}])
+        Example(id=_example_id(p, c, [{"role": "user", "content": text}]), messages=[{"role": "user", "content": text}])
         for p, text in enumerate(texts)
         for c in range(req.n)
     ]
@@ -250,7 +259,7 @@ def plan_chat(req: ChatCompletionRequest, pipelines: Pipelines, limits: Limits) 
     max_tokens = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
     settings = _settings(pipeline.resolved.generation, req, max_tokens, limits)
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
-    examples = [Example(id=f"0-{c}", messages=messages) for c in range(req.n)]
+    examples = [Example(id=_example_id(0, c, messages), messages=messages) for c in range(req.n)]
     _check_context(pipeline, examples[:1], settings.max_tokens, "messages")
     return Plan(model, key, pipeline, settings, examples, [""], req.n)
 
