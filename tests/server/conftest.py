@@ -1,5 +1,5 @@
 """Shared fixtures: tiny random-weight models saved to disk (real tokenizers), recipes around them,
-and live servers (one per recipe and module, stopped at the end)."""
+and live servers (one per recipe for the whole session, stopped with SIGTERM at the end)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def recipes(tiny_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFacto
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def duo(recipes: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The two-member ensemble recipe, no API key."""
     server = launch(recipes["ensemble"], tmp_path_factory.mktemp("logs") / "duo.log", "--max-tokens-cap", "64")
@@ -71,7 +71,7 @@ def duo(recipes: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> I
     assert server.stop(signal.SIGTERM) == 0, server.output()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def solo(recipes: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The single-model recipe, no API key."""
     server = launch(recipes["single"], tmp_path_factory.mktemp("logs") / "solo.log")

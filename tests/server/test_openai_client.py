@@ -185,3 +185,24 @@ def test_disconnect_mid_stream_cancels_and_the_server_goes_on(duo: LiveServer, c
     out = client.chat.completions.create(model="tiny-duo", messages=[{"role": "user", "content": "Still there?"}],
                                          max_tokens=3)
     assert out.choices[0].finish_reason in ("stop", "length")
+
+
+def test_logprobs_of_generated_text_for_one_member(client: openai.OpenAI) -> None:
+    out = client.completions.create(model="first", prompt="Hello", max_tokens=5, logprobs=2, temperature=1.0)
+    lp = out.choices[0].logprobs
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) > 0
+    assert all(v <= 0 for v in lp.token_logprobs) and lp.text_offset[0] == 0
+    assert all(2 <= len(top) <= 3 and max(top.values()) >= v for top, v in zip(lp.top_logprobs, lp.token_logprobs,
+                                                                            strict=True))
+    chat = client.chat.completions.create(model="first", messages=[{"role": "user", "content": "Hi"}], max_tokens=4,
+                                          logprobs=True, top_logprobs=1)
+    content = chat.choices[0].logprobs.content
+    assert content and all(len(t.top_logprobs) == 1 and t.logprob <= 0 for t in content)
+    stream = client.chat.completions.create(model="first", messages=[{"role": "user", "content": "Hi"}],
+                                            max_tokens=4, logprobs=True, stream=True)
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == chat.choices[0].message.content
+    assert chunks[0].choices[0].logprobs.content  # log-probs ride with the (buffered) text
+    with pytest.raises(openai.APIStatusError) as ni:
+        client.completions.create(model="tiny-duo", prompt="Hello", max_tokens=2, logprobs=1)
+    assert ni.value.status_code == 501 and ni.value.body["param"] == "model"

@@ -46,12 +46,14 @@ from .service import (
     generation_job,
     loglikelihood_response,
     new_id,
+    output_logprobs,
+    output_scoring_job,
     plan_chat,
     plan_completion,
     scoring_job,
     tokenizer_of,
 )
-from .streaming import EventFeed, stream_events
+from .streaming import EventFeed, replay, stream_events
 
 OPEN_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 DISCONNECT_POLL_SECONDS = 0.25
@@ -175,11 +177,12 @@ def create_app(state: ServerState) -> FastAPI:
         rid = new_id("cmpl")
         if plan.loglikelihood is not None:
             scores = await run_job(lambda finish: scoring_job(plan, finish), request)
-            return loglikelihood_response(plan, scores, rid)
-        if req.stream:
+            return _respond(req, loglikelihood_response(plan, scores, rid), chat=False)
+        if req.stream and plan.logprobs is None:
             return _stream(plan, rid, chat=False, include_usage=_include_usage(req))
         results = await run_job(lambda finish: generation_job(plan, finish), request)
-        return completion_response(plan, results, rid)
+        logprobs = await _output_logprobs(plan, results, request)
+        return _respond(req, completion_response(plan, results, rid, logprobs), chat=False)
 
     @app.post("/v1/chat/completions", response_model=ChatCompletionResponse,
               responses={200: {"content": {"text/event-stream": {}}}})
@@ -187,10 +190,23 @@ def create_app(state: ServerState) -> FastAPI:
         require_ready()
         plan = await run_in_threadpool(plan_chat, req, pipelines, state.limits)
         rid = new_id("chatcmpl")
-        if req.stream:
+        if req.stream and plan.logprobs is None:
             return _stream(plan, rid, chat=True, include_usage=_include_usage(req))
         results = await run_job(lambda finish: generation_job(plan, finish), request)
-        return chat_response(plan, results, rid)
+        logprobs = await _output_logprobs(plan, results, request)
+        return _respond(req, chat_response(plan, results, rid, logprobs), chat=True)
+
+    async def _output_logprobs(plan: Any, results: list[Any], request: Request) -> list[list[Any]] | None:
+        if plan.logprobs is None:
+            return None
+        scores = await run_job(lambda finish: output_scoring_job(plan, results, finish), request)
+        return await run_in_threadpool(output_logprobs, plan, results, scores)
+
+    def _respond(req: CompletionRequest | ChatCompletionRequest, body: Any, *, chat: bool) -> Any:
+        if not req.stream:
+            return body
+        events = replay(body.model_dump(mode="json"), chat=chat, include_usage=_include_usage(req))
+        return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     def _stream(plan: Any, rid: str, *, chat: bool, include_usage: bool) -> StreamingResponse:
         feed = EventFeed(asyncio.get_running_loop())

@@ -163,6 +163,19 @@ def _check_context(pipeline: Pipeline, examples: Sequence[Example], max_tokens: 
                 )
 
 
+def _one_distribution(pipeline: Pipeline, model: str, what: str) -> None:
+    """Log-probs exist for one model's distribution only: 501 for an ensemble, naming the way out."""
+    if len(pipeline.members) != 1:
+        names = ", ".join(repr(m.name) for m in pipeline.members)
+        raise APIError(
+            501,
+            f"{what} need one model's distribution, and '{model}' ensembles {len(pipeline.members)}"
+            f" members; send the request to one member by name (model: {names})",
+            param="model",
+            code="unsupported",
+        )
+
+
 def _example_id(prompt: int, choice: int, messages: list[dict[str, str]]) -> str:
     """Ids seed the sampling streams: the same request samples the same way, and different prompts
     (or choices) sample differently, whatever else shares their batch."""
@@ -184,21 +197,12 @@ def plan_completion(req: CompletionRequest, pipelines: Pipelines, limits: Limits
     _choices_check(len(prompts), req.n)
     gen = first_generator(pipeline)
     loglikelihood = req.echo and req.logprobs is not None and req.max_tokens in (0, 1)
-    if req.stream and (req.logprobs is not None or loglikelihood):
-        raise APIError(501, "logprobs are not streamed; send the request with stream: false", param="stream",
-                       code="unsupported")
     if loglikelihood:
         return _plan_loglikelihood(req, key, pipeline, model, prompts, limits)
     if req.max_tokens == 0:
         raise bad_request("max_tokens must be at least 1 (0 is only for echo with logprobs)", "max_tokens")
     if req.logprobs is not None:
-        raise APIError(
-            501,
-            "logprobs are served for loglikelihood requests (echo: true, max_tokens 0 or 1); "
-            "generated text carries no per-token log-probs",
-            param="logprobs",
-            code="unsupported",
-        )
+        _one_distribution(pipeline, model, "logprobs")
     texts = []
     for i, p in enumerate(prompts):
         if isinstance(p, str):
@@ -213,20 +217,12 @@ def plan_completion(req: CompletionRequest, pipelines: Pipelines, limits: Limits
         for c in range(req.n)
     ]
     _check_context(pipeline, examples[:: req.n], settings.max_tokens, "prompt")
-    return Plan(model, key, pipeline, settings, examples, texts, req.n, echo=req.echo)
+    return Plan(model, key, pipeline, settings, examples, texts, req.n, echo=req.echo, logprobs=req.logprobs)
 
 
 def _plan_loglikelihood(req: CompletionRequest, key: str, pipeline: Pipeline, model: str, prompts: list[Any],
                         limits: Limits) -> Plan:
-    if len(pipeline.members) != 1:
-        names = ", ".join(repr(m.name) for m in pipeline.members)
-        raise APIError(
-            501,
-            f"loglikelihood requests need one model's distribution, and '{model}' ensembles {len(pipeline.members)}"
-            f" members; send the request to one member by name (model: {names})",
-            param="model",
-            code="unsupported",
-        )
+    _one_distribution(pipeline, model, "loglikelihood requests")
     gen = first_generator(pipeline)
     ids_list, texts = [], []
     limit = context_limit(gen)
@@ -253,15 +249,15 @@ def plan_chat(req: ChatCompletionRequest, pipelines: Pipelines, limits: Limits) 
     key, pipeline = pipelines.get(req.model, req.ensemble)
     model = req.model or pipelines.recipe.name
     if req.logprobs:
-        raise APIError(501, "chat logprobs are not supported; use /v1/completions loglikelihood requests",
-                       param="logprobs", code="unsupported")
+        _one_distribution(pipeline, model, "logprobs")
     _choices_check(1, req.n)
     max_tokens = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
     settings = _settings(pipeline.resolved.generation, req, max_tokens, limits)
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
     examples = [Example(id=_example_id(0, c, messages), messages=messages) for c in range(req.n)]
     _check_context(pipeline, examples[:1], settings.max_tokens, "messages")
-    return Plan(model, key, pipeline, settings, examples, [""], req.n)
+    logprobs = (req.top_logprobs or 0) if req.logprobs else None
+    return Plan(model, key, pipeline, settings, examples, [""], req.n, logprobs=logprobs)
 
 
 # -- jobs --------------------------------------------------------------------------------------
@@ -300,6 +296,55 @@ def scoring_job(plan: Plan, finish: Callable[[list[Any] | None, BaseException | 
     return Job(("score", plan.key, top_k), items, run, finish)
 
 
+def output_scoring_job(plan: Plan, results: Sequence[Result],
+                       finish: Callable[[list[Any] | None, BaseException | None], None]) -> Job:
+    """Teacher-forced log-probs of each generated output under the (single) member that wrote it."""
+    gen = first_generator(plan.pipeline)
+    items = [gen.continuation_item(ex, "", r.output) for ex, r in zip(plan.examples, results, strict=True)]
+    top_k = plan.logprobs or 0
+
+    def run(batch: list[Any], emit: Callable[[int, str], None], cancelled: Callable[[int], bool]) -> list[Any]:
+        return gen.score_tokens(batch, top_k=top_k)
+
+    return Job(("score-output", plan.key, top_k), items, run, finish)
+
+
+def output_logprobs(plan: Plan, results: Sequence[Result], scores: Sequence[TokenScores]) -> list[list[Any]]:
+    """Per choice: ``(token text, logprob, [(top token text, logprob), ...])`` for each output token."""
+    gen = first_generator(plan.pipeline)
+    items = [gen.continuation_item(ex, "", r.output) for ex, r in zip(plan.examples, results, strict=True)]
+    k = plan.logprobs or 0
+    out = []
+    for item, sc in zip(items, scores, strict=True):
+        rows = []
+        for pos, tid in enumerate(item.target_ids):
+            top = sc.top_logprobs[pos] if pos < len(sc.top_logprobs) else []
+            rows.append((gen.decode_ids([tid]), float(sc.logprobs[pos]),
+                         [(gen.decode_ids([t]), float(v)) for t, v in top[:k]]))
+        out.append(rows)
+    return out
+
+
+def completion_logprobs(rows: list[Any], offset: int) -> CompletionLogprobs:
+    offsets, at = [], offset
+    for text, _, _ in rows:
+        offsets.append(at)
+        at += len(text)
+    return CompletionLogprobs(
+        tokens=[t for t, _, _ in rows],
+        token_logprobs=[lp for _, lp, _ in rows],
+        top_logprobs=[{**dict(top), t: lp} for t, lp, top in rows],
+        text_offset=offsets,
+    )
+
+
+def chat_logprobs(rows: list[Any]) -> dict[str, Any]:
+    def entry(text: str, lp: float) -> dict[str, Any]:
+        return {"token": text, "logprob": lp, "bytes": list(text.encode("utf-8"))}
+
+    return {"content": [{**entry(t, lp), "top_logprobs": [entry(a, b) for a, b in top]} for t, lp, top in rows]}
+
+
 # -- responses ---------------------------------------------------------------------------------
 
 
@@ -333,22 +378,23 @@ def ensemble_info(plan: Plan, results: Sequence[Result]) -> EnsembleInfo:
     )
 
 
-def completion_response(plan: Plan, results: Sequence[Result], rid: str) -> CompletionResponse:
-    choices = [
-        CompletionChoice(
-            index=i,
-            text=(plan.prompts[i // plan.n] if plan.echo else "") + r.output,
-            finish_reason=r.finish_reason or "length",
-        )
-        for i, r in enumerate(results)
-    ]
+def completion_response(plan: Plan, results: Sequence[Result], rid: str,
+                        logprobs: list[list[Any]] | None = None) -> CompletionResponse:
+    choices = []
+    for i, r in enumerate(results):
+        head = plan.prompts[i // plan.n] if plan.echo else ""
+        lp = completion_logprobs(logprobs[i], len(head)) if logprobs is not None else None
+        choices.append(CompletionChoice(index=i, text=head + r.output, logprobs=lp,
+                                        finish_reason=r.finish_reason or "length"))
     return CompletionResponse(id=rid, created=int(time.time()), model=plan.model, choices=choices,
                               usage=result_usage(plan, results), ensemble=ensemble_info(plan, results))
 
 
-def chat_response(plan: Plan, results: Sequence[Result], rid: str) -> ChatCompletionResponse:
+def chat_response(plan: Plan, results: Sequence[Result], rid: str,
+                  logprobs: list[list[Any]] | None = None) -> ChatCompletionResponse:
     choices = [
-        ChatChoice(index=i, message=ChatMessageOut(content=r.output), finish_reason=r.finish_reason or "length")
+        ChatChoice(index=i, message=ChatMessageOut(content=r.output), finish_reason=r.finish_reason or "length",
+                   logprobs=chat_logprobs(logprobs[i]) if logprobs is not None else None)
         for i, r in enumerate(results)
     ]
     return ChatCompletionResponse(id=rid, created=int(time.time()), model=plan.model, choices=choices,

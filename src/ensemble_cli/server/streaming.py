@@ -94,3 +94,22 @@ async def stream_events(
     finally:
         if not job.done:
             job.cancel()
+
+
+async def replay(body: dict[str, Any], *, chat: bool, include_usage: bool) -> AsyncIterator[str]:
+    """A finished response as a stream (used when the request wants log-probs, which are computed
+    after the text): per choice one chunk with all of its text and log-probs, then the usual end."""
+    head = {k: body[k] for k in ("id", "created", "model")}
+    obj = "chat.completion.chunk" if chat else "text_completion"
+    extra: dict[str, Any] = {"usage": None} if include_usage else {}
+    for choice in body["choices"]:
+        if chat:
+            delta = {"role": "assistant", "content": choice["message"]["content"]}
+            piece = {"index": choice["index"], "delta": delta, "logprobs": choice.get("logprobs"),
+                     "finish_reason": choice["finish_reason"]}
+        else:
+            piece = choice
+        yield sse({**head, "object": obj, "choices": [piece], **extra})
+    if include_usage:
+        yield sse({**head, "object": obj, "choices": [], "usage": body["usage"]})
+    yield sse("[DONE]")
