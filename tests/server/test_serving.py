@@ -6,6 +6,7 @@ delay per example), so every response provably answers its own request and no mo
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -139,3 +140,20 @@ def test_bad_recipe_exits_2_before_listening(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(TESTS / "run_fixture_cli.py"), "serve", str(bad)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "did you mean 'echo'" in proc.stderr
+
+
+def test_a_client_that_gives_up_is_dropped_from_the_queue(tmp_path: Path) -> None:
+    server = launch(echo_recipe(tmp_path, delay=1.5), tmp_path / "log", "--max-batch", "1", fixtures=True)
+    try:
+        busy = threading.Thread(target=lambda: _complete(server, "first"))
+        busy.start()
+        time.sleep(0.3)  # "first" is running; the next request waits in the queue
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{server.v1}/completions", json={"model": "echo", "prompt": "impatient"}, timeout=0.5)
+        busy.join(30)
+        time.sleep(0.5)
+        status = httpx.get(f"{server.base}/status").json()
+        assert (status["requests_cancelled"], status["requests_served"]) == (1, 1), json.dumps(status)  # never ran
+        assert _complete(server, "after").json()["choices"][0]["text"] == "AFTER"
+    finally:
+        assert server.stop() == 0

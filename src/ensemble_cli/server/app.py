@@ -2,7 +2,7 @@
 
 Handlers stay non-blocking: request checks that tokenize run in a worker thread, generation runs
 on the engine thread, and a handler only awaits a future (or, for ``stream: true``, an event
-feed). A non-streaming handler polls for its client's disconnect while it waits and cancels its
+feed). A non-streaming handler listens for its client's disconnect while it waits and cancels its
 job when the client has gone; a streaming response cancels its job when its generator is closed.
 
 Open routes: ``/health``, ``/openapi.json``, ``/docs``. Every other route needs
@@ -56,7 +56,6 @@ from .service import (
 from .streaming import EventFeed, replay, stream_events
 
 OPEN_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
-DISCONNECT_POLL_SECONDS = 0.25
 
 
 @dataclass
@@ -110,15 +109,17 @@ def create_app(state: ServerState) -> FastAPI:
 
         job = make(lambda outputs, error: loop.call_soon_threadsafe(resolve, outputs, error))
         submit(job)
+        watcher = asyncio.ensure_future(_disconnected(request))
         try:
-            while not fut.done():
-                await asyncio.wait({fut}, timeout=DISCONNECT_POLL_SECONDS)
-                if not fut.done() and await request.is_disconnected():
-                    job.cancel()
-                    raise APIError(499, "the client closed the request")
+            await asyncio.wait({fut, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if not fut.done():
+                job.cancel()
+                raise APIError(499, "the client closed the request")
         except asyncio.CancelledError:
             job.cancel()
             raise
+        finally:
+            watcher.cancel()
         outputs, error = fut.result()
         if error is not None:
             raise from_exception(error)
@@ -264,6 +265,13 @@ def create_app(state: ServerState) -> FastAPI:
         return {"prompt": text}
 
     return app
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client closes the connection (the body is read already, so the next ASGI
+    message is ``http.disconnect``), the way Starlette's streaming response listens for it."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _include_usage(req: CompletionRequest | ChatCompletionRequest) -> bool:
