@@ -206,3 +206,24 @@ def test_logprobs_of_generated_text_for_one_member(client: openai.OpenAI) -> Non
     with pytest.raises(openai.APIStatusError) as ni:
         client.completions.create(model="tiny-duo", prompt="Hello", max_tokens=2, logprobs=1)
     assert ni.value.status_code == 501 and ni.value.body["param"] == "model"
+
+
+def test_the_server_runs_the_same_pipeline_as_the_library(client: openai.OpenAI, recipes: dict) -> None:
+    """A seeded, sampled answer over HTTP equals ``Pipeline.run_batch`` on the same recipe in-process."""
+    from ensemble_cli.core.pipeline import Pipeline
+    from ensemble_cli.core.types import Example
+    from ensemble_cli.recipe import load_recipe
+    from ensemble_cli.server.service import example_id
+
+    messages = [{"role": "user", "content": "Name three colours"}]
+    out = client.chat.completions.create(model="tiny-duo", messages=messages, max_tokens=10, temperature=1.0,
+                                         seed=11)
+    pipeline = Pipeline(load_recipe(recipes["ensemble"]))
+    settings = pipeline.resolved.generation
+    settings.max_tokens, settings.temperature, settings.seed = 10, 1.0, 11
+    (local,) = pipeline.run_batch([Example(example_id(0, 0, messages), messages)], settings=settings)
+    assert out.choices[0].message.content == local.output
+    assert out.model_extra["ensemble"]["choices"][0]["attribution"] == [
+        {"model": a.model, "round": a.round, "text": a.text, "tokens": a.tokens, "score": a.score}
+        for a in local.attribution
+    ]

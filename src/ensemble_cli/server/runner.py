@@ -75,7 +75,7 @@ def serve(
             yield
         finally:
             say("shutting down: finishing in-flight requests…")
-            engine.stop()
+            engine.stop(timeout=600)  # in-flight jobs finish; a stuck one cannot hang the exit forever
 
     app = create_app(state)
     app.router.lifespan_context = lifespan

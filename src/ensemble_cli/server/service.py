@@ -176,7 +176,7 @@ def _one_distribution(pipeline: Pipeline, model: str, what: str) -> None:
         )
 
 
-def _example_id(prompt: int, choice: int, messages: list[dict[str, str]]) -> str:
+def example_id(prompt: int, choice: int, messages: list[dict[str, str]]) -> str:
     """Ids seed the sampling streams: the same request samples the same way, and different prompts
     (or choices) sample differently, whatever else shares their batch."""
     digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
@@ -212,7 +212,7 @@ def plan_completion(req: CompletionRequest, pipelines: Pipelines, limits: Limits
             texts.append(_unsupported(lambda p=p: gen.decode_ids(p)))
     settings = _settings(pipeline.resolved.generation, req, req.max_tokens, limits)
     examples = [
-        Example(id=_example_id(p, c, [{"role": "user", "content": text}]), messages=[{"role": "user", "content": text}])
+        Example(id=example_id(p, c, [{"role": "user", "content": text}]), messages=[{"role": "user", "content": text}])
         for p, text in enumerate(texts)
         for c in range(req.n)
     ]
@@ -254,7 +254,7 @@ def plan_chat(req: ChatCompletionRequest, pipelines: Pipelines, limits: Limits) 
     max_tokens = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
     settings = _settings(pipeline.resolved.generation, req, max_tokens, limits)
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
-    examples = [Example(id=_example_id(0, c, messages), messages=messages) for c in range(req.n)]
+    examples = [Example(id=example_id(0, c, messages), messages=messages) for c in range(req.n)]
     _check_context(pipeline, examples[:1], settings.max_tokens, "messages")
     logprobs = (req.top_logprobs or 0) if req.logprobs else None
     return Plan(model, key, pipeline, settings, examples, [""], req.n, logprobs=logprobs)
