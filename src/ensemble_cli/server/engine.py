@@ -92,7 +92,7 @@ class Engine:
         load: Callable[[], None],
         max_batch: int = 8,
         max_queue: int = 256,
-        gather_seconds: float = 0.005,
+        gather_seconds: float = 0.01,
         on_failed: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._load = load
@@ -178,8 +178,7 @@ class Engine:
                     return None
                 self._cond.wait()
             first = self._queue[0]
-            if self.gather_seconds > 0 and self._compatible_items(first) < self.max_batch:
-                self._cond.wait(self.gather_seconds)
+            self._gather(first)
             batch, size = [], 0
             for job in list(self._queue):
                 if job.abandoned:
@@ -197,6 +196,20 @@ class Engine:
                 return []
             self.in_flight = len(batch)
             return batch
+
+    def _gather(self, first: Job) -> None:
+        """Let a burst of compatible requests join: wait while they keep arriving (each within
+        ``gather_seconds`` of the last, at most ten such waits) and the batch is not full. Clients
+        that all got their answers at once come back a few milliseconds apart."""
+        if self.gather_seconds <= 0:
+            return
+        seen = -1
+        for _ in range(10):
+            count = self._compatible_items(first)
+            if count >= self.max_batch or count == seen:
+                return
+            seen = count
+            self._cond.wait(self.gather_seconds)
 
     def _drop(self, job: Job) -> None:
         job.done = True

@@ -17,6 +17,7 @@ at once on SIGTERM, where this server must let in-flight requests finish.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -40,10 +41,14 @@ class EventFeed:
         self.queue: asyncio.Queue[tuple[str, Any, Any]] = asyncio.Queue()
 
     def on_text(self, index: int, text: str) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, ("text", index, text))
+        self._post(("text", index, text))
 
     def finish(self, outputs: list[Any] | None, error: BaseException | None) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, ("done", outputs, error))
+        self._post(("done", outputs, error))
+
+    def _post(self, event: tuple[str, Any, Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
 
 async def stream_events(
