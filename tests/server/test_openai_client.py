@@ -227,3 +227,12 @@ def test_the_server_runs_the_same_pipeline_as_the_library(client: openai.OpenAI,
         {"model": a.model, "round": a.round, "text": a.text, "tokens": a.tokens, "score": a.score}
         for a in local.attribution
     ]
+
+
+def test_extreme_but_valid_sampling_values(client: openai.OpenAI) -> None:
+    """Found by schemathesis: a denormal temperature must not reach the sampler as a divisor."""
+    tiny = client.completions.create(model="tiny-duo", prompt="Hi", max_tokens=3, temperature=5e-324)
+    greedy = client.completions.create(model="tiny-duo", prompt="Hi", max_tokens=3, temperature=0)
+    assert tiny.choices[0].text == greedy.choices[0].text
+    out = client.completions.create(model="tiny-duo", prompt="Hi", max_tokens=3, temperature=2, top_p=5e-324)
+    assert out.choices[0].finish_reason in ("stop", "length")

@@ -53,6 +53,7 @@ from .schemas import (
 )
 
 MAX_CHOICES = 128  #: prompts × n per request
+GREEDY_BELOW = 1e-5  #: temperatures under this are greedy decoding
 
 
 @dataclass
@@ -137,11 +138,16 @@ def _settings(base: GenerationSettings, req: CompletionRequest | ChatCompletionR
     return replace(
         base,
         max_tokens=max(tokens, 1),
-        temperature=base.temperature if req.temperature is None else req.temperature,
+        temperature=base.temperature if req.temperature is None else _temperature(req.temperature),
         top_p=base.top_p if req.top_p is None else req.top_p,
         seed=base.seed if req.seed is None else req.seed,
         stop=list(dict.fromkeys([*base.stop, *req.stop_list()])),
     )
+
+
+def _temperature(value: float) -> float:
+    """Temperatures too small to divide by are greedy decoding (vLLM's rule: below 1e-5)."""
+    return 0.0 if value < GREEDY_BELOW else value
 
 
 def _check_context(pipeline: Pipeline, examples: Sequence[Example], max_tokens: int, param: str) -> None:
