@@ -7,6 +7,7 @@ every accepted request is short, and a bounded number of examples per operation 
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,8 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
-EXAMPLES = 60
+EXAMPLES = int(os.environ.get("SERVE_FUZZ_EXAMPLES", "60"))  # raise it for a deeper local run
+DERANDOMIZE = "SERVE_FUZZ_EXAMPLES" not in os.environ
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def test_no_server_errors_on_generated_input(capped: LiveServer, mode: Generatio
             assert set(response.json()["error"]) == {"message", "type", "param", "code"}
 
     for op in operations:
-        run = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+        run = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
                        suppress_health_check=list(HealthCheck))(given(case=op.as_strategy(generation_mode=mode))(check))
         run()
     assert not failures
