@@ -23,7 +23,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     api_key: Annotated[
         str | None,
-        typer.Option(envvar="ENSEMBLE_API_KEY", help="Require 'Authorization: Bearer KEY' [env: ENSEMBLE_API_KEY]."),
+        typer.Option(envvar="ENSEMBLE_API_KEY", help="Require 'Authorization: Bearer KEY' on every route but /health."),
     ] = None,
     max_batch: Annotated[int, typer.Option(min=1, help="Most examples run together in one engine call.")] = 8,
     max_queue: Annotated[int, typer.Option(min=1, help="Most requests waiting; more get 503.")] = 256,
