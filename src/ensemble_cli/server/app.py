@@ -26,6 +26,7 @@ from ..core.types import Example
 from .engine import Engine, Job, QueueFull
 from .errors import APIError, bad_request, error_body, from_exception, install
 from .pipelines import Pipelines
+from .responses import chat_response, completion_response, loglikelihood_response, output_logprobs
 from .schemas import (
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -38,15 +39,11 @@ from .schemas import (
 )
 from .service import (
     Limits,
-    chat_response,
     check_ids,
-    completion_response,
     context_limit,
     first_generator,
     generation_job,
-    loglikelihood_response,
     new_id,
-    output_logprobs,
     output_scoring_job,
     plan_chat,
     plan_completion,

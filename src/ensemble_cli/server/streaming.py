@@ -25,7 +25,8 @@ from typing import Any
 
 from .engine import Job
 from .errors import from_exception
-from .service import Plan, ensemble_info, result_usage
+from .responses import ensemble_info, result_usage
+from .service import Plan
 
 
 def sse(data: dict[str, Any] | str) -> str:
