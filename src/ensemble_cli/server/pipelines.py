@@ -1,0 +1,99 @@
+"""Which pipeline serves a request: the recipe, one member alone, or a per-request override.
+
+``model`` names either the recipe (the whole ensemble) or one member (that member alone, with the
+``single`` aggregator: a plain baseline, and the way to get one model's distribution from an
+ensemble recipe). A request's ``ensemble`` field may replace the selector, aggregator or scorer;
+the result is validated exactly like a recipe (``RecipeError`` → 400 naming the path) and may not
+name models (keys such as ``model`` or ``*_path`` are refused): the server only runs weights its
+operator chose. Built pipelines are cached (bounded); they share the process's ModelPool, so no
+weights are ever loaded twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from ..core.pipeline import Pipeline
+from ..errors import Problem, RecipeError
+from ..recipe import ResolvedRecipe, validate_recipe
+from .errors import APIError
+from .schemas import EnsembleOverride
+
+_MODEL_KEYS = ("model", "models", "path", "pretrained", "checkpoint")
+MAX_PIPELINES = 32
+
+
+def _model_keys(value: Any, path: str) -> list[str]:
+    found = []
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            k = str(key).lower()
+            if k in _MODEL_KEYS or k.endswith(("_model", "_path", "_models")):
+                found.append(f"{path}.{key}")
+            found += _model_keys(sub, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            found += _model_keys(sub, f"{path}.{i}")
+    return found
+
+
+class Pipelines:
+    """The recipe's pipeline plus lazily built variants, keyed by (model name, override)."""
+
+    def __init__(self, base: Pipeline, registry: Any) -> None:
+        self.base = base
+        self.registry = registry
+        self.recipe: ResolvedRecipe = base.resolved
+        self.members = [m.name for m in base.members]
+        self._cache: OrderedDict[str, Pipeline] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def model_names(self) -> list[str]:
+        return [self.recipe.name, *[m for m in self.members if m != self.recipe.name]]
+
+    def get(self, model: str | None, override: EnsembleOverride | None) -> tuple[str, Pipeline]:
+        """``(key, pipeline)`` for a request; raises ``APIError`` 404 / 400."""
+        name = model or self.recipe.name
+        if name not in self.model_names:
+            known = ", ".join(repr(m) for m in self.model_names)
+            raise APIError(404, f"model {name!r} does not exist; this server has {known}", param="model",
+                           code="model_not_found")
+        spec = override.model_dump(exclude_none=True) if override is not None else {}
+        if name == self.recipe.name and not spec:
+            return name, self.base
+        key = json.dumps([name, spec], sort_keys=True, default=str)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return key, self._cache[key]
+        pipeline = self._build(name, spec)
+        with self._lock:
+            self._cache[key] = pipeline
+            while len(self._cache) > MAX_PIPELINES:
+                self._cache.popitem(last=False)
+        return key, pipeline
+
+    def _build(self, name: str, spec: dict[str, Any]) -> Pipeline:
+        data = self.recipe.as_dict()
+        if name != self.recipe.name:  # one member alone
+            data["name"] = name
+            data["models"] = [m for m in data["models"] if m["name"] == name]
+            data["selector"] = {"type": "all"}
+            data["aggregator"] = {"type": "single"}
+            data["scorer"] = None
+        bad = _model_keys(spec, "ensemble")
+        if bad:
+            raise APIError(400, f"{bad[0]}: models cannot be chosen per request; name them in the recipe",
+                           param=bad[0])
+        data.update(spec)
+        try:
+            resolved = validate_recipe(data, self.registry, source="the request's ensemble override")
+        except RecipeError as exc:
+            problems = [Problem(f"ensemble.{p.path}" if p.path else "ensemble", p.message) for p in exc.problems]
+            message = "invalid ensemble override: " + "; ".join(str(p) for p in problems)
+            raise APIError(400, message, param=problems[0].path if problems else "ensemble") from None
+        return Pipeline(resolved, pool=self.base.pool)

@@ -1,0 +1,89 @@
+"""Start the server: build the pipeline, start uvicorn at once, load models on the engine thread.
+
+The HTTP port opens before the models load so ``/health`` can answer 503 while they do (load
+progress goes to stderr). If loading fails the server stops and the error reaches the CLI boundary
+(exit code of the error). SIGTERM and SIGINT stop accepting connections, let every in-flight
+request finish (uvicorn waits for open requests; the engine finishes every submitted job), then the
+process exits 0: uvicorn would otherwise re-raise the signal after its graceful shutdown, which
+turns a clean drain into "killed by SIGTERM".
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from ..core.pipeline import Pipeline
+from ..plugins import get_registry
+from .app import ServerState, create_app
+from .engine import Engine
+from .pipelines import Pipelines
+from .service import Limits
+
+if TYPE_CHECKING:
+    from ..recipe import ResolvedRecipe
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn's graceful shutdown, without re-raising the signal afterwards (exit 0 on SIGTERM)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
+def serve(
+    resolved: ResolvedRecipe,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    max_batch: int = 8,
+    max_queue: int = 256,
+    max_tokens_cap: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT; raises the load error if the models cannot be loaded."""
+    say = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    pipeline = Pipeline(resolved)
+    server: _DrainingServer | None = None
+
+    def load() -> None:
+        t0 = time.perf_counter()
+        say(f"loading {len(pipeline.members)} model(s)…")
+        pipeline.load(on_model=lambda name: say(f"loaded model {name} ({time.perf_counter() - t0:.1f} s)"))
+        say(f"ready: serving recipe '{resolved.name}' at http://{host}:{port}/v1 "
+            f"(models loaded in {time.perf_counter() - t0:.1f} s)")
+
+    def failed(exc: BaseException) -> None:
+        if server is not None:
+            server.should_exit = True
+
+    engine = Engine(load=load, max_batch=max_batch, max_queue=max_queue, on_failed=failed)
+    state = ServerState(Pipelines(pipeline, get_registry()), engine, Limits(max_tokens_cap), api_key)
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        engine.start()
+        try:
+            yield
+        finally:
+            say("shutting down: finishing in-flight requests…")
+            engine.stop(timeout=600)  # in-flight jobs finish; a stuck one cannot hang the exit forever
+
+    app = create_app(state)
+    app.router.lifespan_context = lifespan
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=None, lifespan="on")
+    server = _DrainingServer(config)
+    say(f"listening on http://{host}:{port} (recipe '{resolved.name}', hash {resolved.hash})")
+    server.run()
+    if engine.error is not None:
+        raise engine.error
+    say(f"stopped after serving {engine.served} request(s)")
