@@ -38,5 +38,9 @@ def register_selectors(register: Register) -> None:
 def register_aggregators(register: Register) -> None:
     """Built-in aggregators."""
     from .aggregators.reward import RewardAggregator
+    from .aggregators.topk_union import TopkUnionAggregator
+    from .aggregators.union import UnionAggregator
 
     register("reward", RewardAggregator)
+    register("union", UnionAggregator)
+    register("topk-union", TopkUnionAggregator)

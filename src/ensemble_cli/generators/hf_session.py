@@ -163,6 +163,33 @@ class HFSessionBatch(SessionBatch):
         return torch.log_softmax(self._sync().float(), dim=-1)
 
     @torch.inference_mode()
+    def next_logits(self) -> torch.Tensor:
+        """Raw next-token logits ``[rows, vocab]`` (model dtype): one forward over every row's pending ids.
+
+        Token-level ensembles call this once per step, then ``feed`` the chosen token; rows whose
+        stream did not change since the last call recompute their last position (no logits are kept).
+        """
+        return self._sync()
+
+    def feed(self, ids: Sequence[Sequence[int] | None], texts: Sequence[str | None]) -> None:
+        """Append the given token ids to each row as they are (no re-encoding), and ``texts[row]`` to its text.
+
+        For callers that chose the tokens themselves (a token-level ensemble feeding a member its own
+        token). ``texts[row]`` is the text those ids complete; it may be shorter than what they spell
+        while they end inside a UTF-8 character (the rest arrives with a later ``feed`` or ``append``).
+        Keys and values are computed by the next ``next_logits``/``generate``.
+        """
+        if len(ids) != len(self.rows) or len(texts) != len(self.rows):
+            raise ValueError(f"feed got {len(ids)} id lists and {len(texts)} texts for {len(self.rows)} rows")
+        for r, new, text in zip(self.rows, ids, texts, strict=True):
+            if new:
+                r.ids.extend(int(t) for t in new)
+            if text:
+                r.text += text
+            if new or text:
+                r.last_segment, r.last_segment_text = [], ""
+
+    @torch.inference_mode()
     def generate(
         self,
         max_tokens: int | Sequence[int],
