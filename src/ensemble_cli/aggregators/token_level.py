@@ -33,7 +33,9 @@ Keeping members in step, without ever re-encoding the context:
 Ties in greedy choice go to an entry a voting member put first (first member first), else to the
 lowest entry (the first member's lowest token id). Special tokens never enter the text: every
 member's end-of-sequence ids share one ``end`` entry (choosing it stops the example), and other
-special tokens have entries of their own that feed only the members that have them.
+special tokens (chat markers, ``<unusedN>``) are never chosen: they stand for no text and a member
+without them could not follow. (So a model that would emit such a token alone differs there from
+itself ensembled; it would otherwise spell the marker out into its text.)
 """
 
 from __future__ import annotations
@@ -185,7 +187,9 @@ class _Stepper:
         self.weights, self.primary, self.settings, self.ctx = weights, primary, settings, ctx
         self.threshold = method.config.threshold
         self.stops = [s for s in settings.stop if s]
-        blocked = ~union.clean
+        # never chosen: text that is not valid UTF-8 from a character boundary, and special tokens other
+        # than the end (they stand for no text, and a member without them could not follow)
+        blocked = ~union.clean | (union.kinds == SPECIAL)
         if settings.ignore_eos and union.end >= 0:
             blocked = blocked.clone()
             blocked[union.end] = True
@@ -312,14 +316,6 @@ class _Stepper:
             return
         unanimous = len(agree) == len(voters)
         ids: list[list[list[int] | None]] = [[None] * len(fed[0]) for _ in self.members]
-        if kind == SPECIAL:  # no text: only members that have the token take it
-            for m in voters:
-                tok = int(u.members[m].preferred[e])
-                if tok >= 0:
-                    ids[m][r] = [tok]
-            self._feed(ids, r, st)
-            st.attribution.append(Attribution(names, st.steps - 1, "", 1, score))
-            return
         before = len(st.text)
         data = u.entry_bytes(e)
         st.out += data

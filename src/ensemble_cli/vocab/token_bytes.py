@@ -47,10 +47,10 @@ def byte_symbols() -> dict[str, int]:
 
 def decoder_kind(tokenizer: Any) -> str:
     """``byte_level``, ``sentencepiece`` or ``generic``, from the fast tokenizer's decoder."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
+    decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
+    if decoder is None:
         return "generic"
-    spec = json.loads(backend.to_str()).get("decoder") or {}
+    spec = json.loads(decoder.__getstate__()) or {}
     parts = spec.get("decoders", [spec]) if spec.get("type") == "Sequence" else [spec]
     types = {p.get("type") for p in parts}
     if "ByteLevel" in types:
