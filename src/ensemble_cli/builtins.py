@@ -38,9 +38,11 @@ def register_selectors(register: Register) -> None:
 def register_aggregators(register: Register) -> None:
     """Built-in aggregators."""
     from .aggregators.reward import RewardAggregator
+    from .aggregators.single import SingleAggregator
     from .aggregators.topk_union import TopkUnionAggregator
     from .aggregators.union import UnionAggregator
 
     register("reward", RewardAggregator)
+    register("single", SingleAggregator)
     register("union", UnionAggregator)
     register("topk-union", TopkUnionAggregator)

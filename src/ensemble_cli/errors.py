@@ -74,6 +74,12 @@ class GenerationError(EnsembleError):
     """Generation failed for a request (e.g. the context no longer fits the model)."""
 
 
+class UnsupportedError(EnsembleError):
+    """A component cannot do what was asked of it (e.g. a backend without teacher-forced scoring)."""
+
+    exit_code = 2
+
+
 def describe(exc: BaseException) -> str:
     """An exception as one line for a record or a report: our own errors' messages stand on their
     own, foreign ones are prefixed with their type (``KeyError: 'x'``)."""

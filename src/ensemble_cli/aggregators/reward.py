@@ -6,7 +6,9 @@ candidate; the best one is kept. Its writer keeps its own tokens; every other me
 candidate back and appends the winning text to its session (only that text, plus a short tail, is
 tokenized — the context is never re-encoded). An example ends when the chosen segment ended on
 EOS or a stop string (``finish_reason: stop``), when its output reaches ``generation.max_tokens``
-or ``max_rounds`` rounds have run (``length``).
+or ``max_rounds`` rounds have run (``length``). Each chosen segment is emitted through
+``ctx.emit`` as soon as it is chosen; a cancelled example stops after the current round
+(``stop_cause: cancelled``).
 
 Repeated-segment guard: a candidate whose text equals the previous round's chosen segment is
 passed over in favour of the best candidate that does not repeat it; if every candidate repeats,
@@ -100,12 +102,15 @@ class RewardAggregator(Aggregator):
                 st.attribution.append(
                     Attribution(members[winner].name, rnd, seg.text, len(seg.token_ids), row_scores[winner])
                 )
+                ctx.emit(e, seg.text)
                 if seg.finish_reason == "stop":
                     st.finish, st.cause = "stop", seg.stopped_by
                 elif st.tokens >= settings.max_tokens:
                     st.finish, st.cause = "length", "max_tokens"
                 elif rnd == cfg.max_rounds - 1:
                     st.finish, st.cause = "length", "max_rounds"
+                elif ctx.is_cancelled(e):
+                    st.finish, st.cause = "stop", "cancelled"
                 else:
                     keep.append(row)
                     for j in range(len(members)):

@@ -62,7 +62,7 @@ class TokenLevelConfig(ComponentConfig):
     )
     primary: str | None = Field(None, description="gate mode: the member that decides alone when it is sure")
     threshold: float | None = Field(
-        None, ge=0.0, le=1.0, description="gate mode: the primary decides alone when its top probability is above this"
+        None, ge=0.0, le=1.0, description="gate mode: the primary decides alone when its top probability exceeds this"
     )
 
     @model_validator(mode="after")
@@ -141,9 +141,10 @@ class TokenLevelAggregator(Aggregator):
                 raise UsageError(f"token-level ensembling needs token access; member '{m.name}' does not give it")
         loaded = [g.loaded for g in gens]  # type: ignore[attr-defined]
         widths = [int(lm.model.get_output_embeddings().weight.shape[0]) for lm in loaded]
-        key = ("union-vocab", *[spec_key(type(g).__name__, g.config) for g in gens])
+        key = "union-vocab:" + "|".join(spec_key(type(g).__name__, g.config) for g in gens)
         pool = self.pool or default_pool()
-        return pool.get(key, lambda: union_vocab([lm.tokenizer for lm in loaded], [lm.eos_ids for lm in loaded], widths))
+        tokenizers, eos = [lm.tokenizer for lm in loaded], [lm.eos_ids for lm in loaded]
+        return pool.get(key, lambda: union_vocab(tokenizers, eos, widths))
 
     # ------------------------------------------------------------------ run
     def run(self, examples: Sequence[Example], ctx: EnsembleContext) -> list[Result]:
@@ -196,8 +197,7 @@ class _Stepper:
         self.blocked = blocked.nonzero().flatten()
 
     def _cancelled(self, st: _Row) -> bool:
-        check = getattr(self.ctx, "is_cancelled", None)
-        return bool(check(st.index)) if check is not None else False
+        return self.ctx.is_cancelled(st.index)
 
     def _catch_up(self, m: int, rows: list[_Row], fed: list[list[int]], which: list[bool]) -> None:
         """Append the text member ``m`` has not seen yet, for rows where it is behind and can follow."""
@@ -384,13 +384,10 @@ def _trim_attribution(st: _Row, cut: int) -> None:
 
 def _emit(ctx: EnsembleContext, st: _Row, settings: GenerationSettings, *, final: bool) -> None:
     """Hand newly final text to ``ctx.emit``: all of it at the end, else all but a possible stop-string start."""
-    emit = getattr(ctx, "emit", None)
-    if emit is None:
-        return
     hold = 0 if final else max((len(s) - 1 for s in settings.stop if s), default=0)
     upto = max(st.emitted, len(st.text) - hold)
     if upto > st.emitted:
-        emit(st.index, st.text[st.emitted : upto])
+        ctx.emit(st.index, st.text[st.emitted : upto])
         st.emitted = upto
 
 

@@ -9,13 +9,14 @@ to one request lives in locals or in the sessions the aggregator opens.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from .types import Example, GenerationSettings, Result, Segment
+from ..errors import UnsupportedError
+from .types import Example, GenerationSettings, Result, ScoreItem, Segment, TokenScores
 
 if TYPE_CHECKING:
     from .pool import ModelPool
@@ -66,6 +67,42 @@ class Generator(Component, ABC):
         """Built-in model aliases this generator will load, so the pipeline can convert them together."""
         return []
 
+    # Teacher-forced scoring: what selectors (zscore, judgment), scorers under a named member
+    # (logprob, self-certainty) and the server's loglikelihood requests need. Backends that can't
+    # score given tokens keep these defaults, and the caller reports a clear "unsupported" error.
+
+    def encode_prompt(self, example: Example) -> list[int]:
+        """The chat-templated prompt ids exactly as ``open`` would prefill them."""
+        raise self._unsupported("encode prompts")
+
+    def encode_text(self, text: str) -> list[int]:
+        """Plain text to ids, no special tokens added."""
+        raise self._unsupported("encode text")
+
+    def decode_ids(self, ids: Sequence[int]) -> str:
+        raise self._unsupported("decode ids")
+
+    def continuation_item(self, example: Example, prefix: str, text: str) -> ScoreItem:
+        """A ScoreItem scoring ``text`` as the continuation of ``prefix`` in the assistant turn.
+
+        ``prefix + text`` is tokenized as one string (as the model would have produced it) and split
+        where it stops agreeing with the tokenization of ``prefix`` alone, so a token spanning the
+        boundary is scored as part of ``text``.
+        """
+        whole = self.encode_text(prefix + text)
+        alone = self.encode_text(prefix) if prefix else []
+        k = 0
+        while k < min(len(whole), len(alone)) and whole[k] == alone[k]:
+            k += 1
+        return ScoreItem(self.encode_prompt(example) + whole[:k], whole[k:])
+
+    def score_tokens(self, items: Sequence[ScoreItem], *, top_k: int = 0) -> list[TokenScores]:
+        """Log-probs of each item's target tokens (and query ids), batched."""
+        raise self._unsupported("score tokens")
+
+    def _unsupported(self, what: str) -> UnsupportedError:
+        return UnsupportedError(f"generator '{type(self).__name__}' cannot {what} (no teacher-forced scoring)")
+
 
 @dataclass
 class Member:
@@ -107,11 +144,27 @@ class Selector(Component, ABC):
 
 @dataclass
 class EnsembleContext:
-    """Everything an aggregator needs for one batch: members, scorer and sampling settings."""
+    """Everything an aggregator needs for one batch: members, scorer and sampling settings.
+
+    ``on_text`` and ``cancelled`` are per-call hooks (the server streams and cancels through them);
+    aggregators use them via ``emit`` and ``is_cancelled``, with the example's index in this call.
+    An aggregator calls ``emit`` as soon as a piece of an example's output is final, and stops an
+    example whose ``is_cancelled`` turns true (``finish_reason "stop"``, ``stop_cause "cancelled"``,
+    partial output kept).
+    """
 
     members: list[Member]
     scorer: Scorer | None
     settings: GenerationSettings
+    on_text: Callable[[int, str], None] | None = None
+    cancelled: Callable[[int], bool] | None = None
+
+    def emit(self, index: int, text: str) -> None:
+        if self.on_text is not None and text:
+            self.on_text(index, text)
+
+    def is_cancelled(self, index: int) -> bool:
+        return self.cancelled is not None and self.cancelled(index)
 
 
 class Aggregator(Component, ABC):

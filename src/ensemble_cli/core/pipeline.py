@@ -9,11 +9,11 @@ per-request state, so the CLI and the server can share one instance.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .components import Aggregator, EnsembleContext, Generator, Member, Scorer, Selector
 from .pool import ModelPool, default_pool
-from .types import Example, Result
+from .types import Example, GenerationSettings, Result
 
 if TYPE_CHECKING:
     from ..recipe import ResolvedRecipe
@@ -53,7 +53,18 @@ class Pipeline:
             if on_model is not None:
                 on_model(member.name)
 
-    def run_batch(self, examples: Sequence[Example]) -> list[Result]:
+    def run_batch(
+        self,
+        examples: Sequence[Example],
+        settings: GenerationSettings | None = None,
+        *,
+        on_text: Callable[[int, str], None] | None = None,
+        cancelled: Callable[[int], bool] | None = None,
+    ) -> list[Result]:
+        """Run one batch. ``settings`` overrides the recipe's generation settings for this call (the
+        server's per-request ``max_tokens``, ``temperature``, ``stop``, ``seed``); ``on_text`` receives
+        each piece of output as it becomes final and ``cancelled`` stops an example early — both
+        with the example's index in ``examples``."""
         examples = list(examples)
         if not examples:
             return []
@@ -66,7 +77,9 @@ class Pipeline:
             ctx = EnsembleContext(
                 members=[self._by_name[n] for n in names],
                 scorer=self.scorer,
-                settings=self.resolved.generation,
+                settings=settings or self.resolved.generation,
+                on_text=_reindexed(on_text, idx),
+                cancelled=_reindexed(cancelled, idx),
             )
             out = self.aggregator.run([examples[i] for i in idx], ctx)
             if len(out) != len(idx):
@@ -77,3 +90,10 @@ class Pipeline:
                 res.selected_models = list(names)
                 results[i] = res
         return [r for r in results if r is not None]
+
+
+def _reindexed(hook: Callable[..., Any] | None, idx: list[int]) -> Callable[..., Any] | None:
+    """A per-group hook taking the group-local index, calling ``hook`` with the batch index."""
+    if hook is None:
+        return None
+    return lambda i, *args: hook(idx[i], *args)

@@ -98,7 +98,7 @@ class Result:
     attribution: list[Attribution] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     rounds: int = 0
-    #: why it ended: eos, stop_string, max_tokens, max_rounds, repetition (None while unfinished)
+    #: why it ended: eos, stop_string, max_tokens, max_rounds, repetition, cancelled (None while unfinished)
     stop_cause: str | None = None
     error: str | None = None
     #: method-specific figures for the whole output (token-level: steps, share of steps each member won,
@@ -107,3 +107,37 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class ScoreItem:
+    """A teacher-forced scoring request: ``target_ids`` scored token by token after ``context_ids``.
+
+    ``query_ids`` asks for the log-probability of each of those ids as the *next* token after
+    context + target (judgment's yes/no mass) without scoring a whole vocabulary per caller.
+    """
+
+    context_ids: list[int]
+    target_ids: list[int]
+    query_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class TokenScores:
+    """What a model thinks of given tokens: one entry per target token, plus the query ids."""
+
+    logprobs: list[float]
+    greedy: list[bool]
+    max_logprobs: list[float]
+    #: KL(U || p) = -log V - mean_v log p_v per position: 0 for a uniform guess, large when confident
+    certainty: list[float]
+    top_logprobs: list[list[tuple[int, float]]]
+    query_logprobs: list[float]
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.logprobs))
+
+    @property
+    def mean(self) -> float:
+        return self.total / len(self.logprobs) if self.logprobs else 0.0

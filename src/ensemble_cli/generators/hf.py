@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ..core.components import ComponentConfig, Generator
 from ..core.pool import ModelPool, default_pool, spec_key
-from ..core.types import Example, GenerationSettings
+from ..core.types import Example, GenerationSettings, ScoreItem, TokenScores
 from ..errors import ModelLoadError
 from ..models import resolve_model
 from .hf_session import HFSessionBatch, row_seed
@@ -141,6 +141,21 @@ class HFGenerator(Generator):
         kwargs: dict[str, Any] = {} if template == "auto" else {"chat_template": template}
         text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **kwargs)
         return list(tok.encode(text, add_special_tokens=False))
+
+    def encode_prompt(self, example: Example) -> list[int]:
+        return self.prompt_ids(example.messages)
+
+    def encode_text(self, text: str) -> list[int]:
+        return list(self.loaded.tokenizer.encode(text, add_special_tokens=False))
+
+    def decode_ids(self, ids: Sequence[int]) -> str:
+        return str(self.loaded.tokenizer.decode(list(ids), skip_special_tokens=False))
+
+    def score_tokens(self, items: Sequence[ScoreItem], *, top_k: int = 0) -> list[TokenScores]:
+        from .hf_scoring import score_items
+
+        lm = self.loaded
+        return score_items(lm.model, items, pad_id=lm.pad_id, top_k=top_k)
 
     def open(
         self, examples: Sequence[Example], settings: GenerationSettings, *, salt: str = ""

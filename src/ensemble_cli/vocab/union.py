@@ -95,7 +95,7 @@ class UnionVocab:
         return out
 
     def dense_probs(self, m: int, probs: torch.Tensor) -> torch.Tensor:
-        """Member ``m``'s probabilities of its own entries, ``[rows, len(members[m].entries)]`` (see ``entry_probs``)."""
+        """Member ``m``'s probabilities of its own entries ``[rows, len(members[m].entries)]`` (as ``entry_probs``)."""
         mm = self.members[m]
         vals = probs[:, mm.tokens]
         for pos, tok in mm.dups:
@@ -205,7 +205,7 @@ def build_union(tokenizers: Sequence[Any], eos_ids: Sequence[set[int]], vocab_si
                                  torch.tensor(first, dtype=torch.long), dups, preferred))
     kinds_t = torch.tensor(kinds, dtype=torch.int8)
     cont = [e for e in range(size) if kinds[e] == TEXT and 0x80 <= blob[offsets[e]] < 0xC0]
-    end = slots[("end",)] if ("end",) in slots else -1
+    end = slots.get(("end",), -1)
     return UnionVocab(bytes(blob), offsets, kinds_t, names, members, end,
                       torch.tensor(clean, dtype=torch.bool), torch.tensor(cont, dtype=torch.long))
 
@@ -224,8 +224,8 @@ def _to_state(u: UnionVocab) -> dict[str, Any]:
 
 
 def _from_state(s: dict[str, Any]) -> UnionVocab:
-    members = [MemberMap(m["token_entry"], m["entries"], m["tokens"], [tuple(d) for d in m["dups"]],  # type: ignore[misc]
-                         m["preferred"]) for m in s["members"]]
+    members = [MemberMap(m["token_entry"], m["entries"], m["tokens"],
+                         [tuple(d) for d in m["dups"]], m["preferred"]) for m in s["members"]]  # type: ignore[misc]
     return UnionVocab(s["blob"].numpy().tobytes(), s["offsets"].tolist(), s["kinds"], dict(s["names"]), members,
                       int(s["end"]), s["clean"], s["continuation"])
 

@@ -1,0 +1,50 @@
+"""Which part of a text is the answer, and when two answers are the same (math-verify decides)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ensemble_cli.answers import extract_answer, last_boxed, reference_answer, same_answer
+
+CASES = [
+    # prediction, reference label, expected
+    (r"so the answer is \boxed{\frac{1}{2}}", "0.5", True),
+    (r"\boxed{1/2}", r"\frac{1}{2}", True),
+    (r"first \boxed{3}, no wait: \boxed{4}", "4", True),  # several boxes: the last counts
+    (r"first \boxed{4}, no wait: \boxed{3}", "4", False),
+    (r"\boxed{\frac{\sqrt{2}}{2}}", r"\frac{1}{\sqrt{2}}", True),
+    ("She pays 1,234 dollars.", "#### 1234", True),  # GSM8K commas, units and marker
+    ("Natalia sold 48+24 = 72 clips.\n#### 72", "#### 72", True),
+    ("The total is $18.", "Janet makes 18 dollars.\n#### 18", True),
+    ("The answer is 17.", "#### 18", False),
+    ("I don't know.", "#### 18", False),  # missing answer is wrong
+    ("", "", False),  # never empty == empty
+    (None, "5", False),
+]
+
+
+@pytest.mark.parametrize(("pred", "ref", "expected"), CASES)
+def test_grading_table(pred, ref, expected):
+    assert same_answer(extract_answer(pred), reference_answer(ref)) is expected
+
+
+def test_last_boxed_handles_nesting_and_unbalanced():
+    assert last_boxed(r"\boxed{\frac{1}{2}} and \boxed{x^{2}}") == "x^{2}"
+    assert last_boxed(r"\boxed{unclosed") is None
+    assert last_boxed("no box") is None
+
+
+def test_missing_answers_are_none():
+    assert extract_answer("no digits at all") is None
+    assert extract_answer("   ") is None
+    assert same_answer(None, None) is False
+
+
+def test_grades_outside_the_main_thread():
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("ok", same_answer(extract_answer("0.5"), extract_answer("1/2"))))
+    t.start()
+    t.join()
+    assert out["ok"] is True
