@@ -9,12 +9,12 @@ A successful record::
      "timing": {"seconds", "started_at", "batch_size"},
      "recipe_hash", "recipe"}
 
-``label`` is omitted when the input had none, ``summary`` (method-specific figures, e.g. the token-
-level methods' share of steps each member won) when the method reports none. ``timing.seconds`` is
-the wall time of the batch that produced the example (its latency), ``started_at`` when that batch
-started (ISO 8601, UTC), and ``batch_size`` how many examples shared it. Every record carries the
-resolved recipe and its hash so a result can be traced to its exact configuration even after files
-are concatenated.
+``label`` is omitted when the input had none, ``summary`` (method-specific figures, e.g. the
+token-level methods' share of steps each member won) when the method reports none.
+``timing.seconds`` is the wall time of the batch that produced the example (its latency),
+``started_at`` when that batch started (ISO 8601, UTC), and ``batch_size`` how many examples shared
+it. Every record carries the resolved recipe and its hash so a result can be traced to its exact
+configuration even after files are concatenated.
 
 An error record has an ``error`` field and no ``output``::
 
