@@ -54,23 +54,20 @@ def pipeline(method: str, length: int, extra: list[str] = ()) -> Pipeline:
     return pipe
 
 
-def time_alone(pipe: Pipeline, examples: list[Example], batch: int, length: int) -> dict[str, float]:
+def time_alone(pipe: Pipeline, group: list[Example], length: int) -> dict[str, float]:
     settings = GenerationSettings(max_tokens=length, ignore_eos=True)
     out = {}
     for m in pipe.members:
         start = time.perf_counter()
-        for group in chunks(examples, batch):
-            m.generator.open(group, settings, salt=m.name).generate(length, ignore_eos=True)
+        m.generator.open(group, settings, salt=m.name).generate(length, ignore_eos=True)
         out[m.name] = time.perf_counter() - start
     return out
 
 
-def time_ensemble(pipe: Pipeline, examples: list[Example], batch: int) -> tuple[float, int, list]:
+def time_ensemble(pipe: Pipeline, group: list[Example]) -> tuple[float, list]:
     start = time.perf_counter()
-    results = []
-    for group in chunks(examples, batch):
-        results.extend(pipe.run_batch(group))
-    return time.perf_counter() - start, sum(r.rounds for r in results), results
+    results = pipe.run_batch(group)
+    return time.perf_counter() - start, results
 
 
 def main() -> None:
@@ -92,22 +89,28 @@ def main() -> None:
     # warm-up: lazy init, the union vocabulary, allocator growth
     for p in (union, topk, gated):
         p.run_batch(examples[:1])
-    time_alone(union, examples[:1], 1, 4)
+    time_alone(union, examples[:1], 4)
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
-        alone = time_alone(union, examples, batch, length)
-        base = sum(alone.values())
+        # every mode runs on each group in turn, so load changes on a shared machine hit all alike
+        times = {"smol": 0.0, "gemma": 0.0, "union": 0.0, "topk-union": 0.0, "gated": 0.0}
+        gated_share = []
+        for group in chunks(examples, batch):
+            for k, v in time_alone(union, group, length).items():
+                times[k] += v
+            for name, pipe in (("union", union), ("topk-union", topk), ("gated", gated)):
+                t, res = time_ensemble(pipe, group)
+                assert all(r.rounds == length for r in res), name
+                times[name] += t
+                if name == "gated":
+                    gated_share.extend(r.summary["gated_share"] for r in res)
         tokens = n_prompts * length
-        row = {"batch": batch, "tokens": tokens, **{f"{k}_ms_per_token": 1000 * v / tokens for k, v in alone.items()}}
-        for name, pipe in (("union", union), ("topk-union", topk)):
-            t, steps, _ = time_ensemble(pipe, examples, batch)
-            assert steps == tokens, (name, steps, tokens)
-            row[f"{name}_ms_per_token"] = 1000 * t / tokens
-            row[f"{name}_ratio"] = t / base
-        tg, _, res = time_ensemble(gated, examples, batch)
-        row["gated_ms_per_token"] = 1000 * tg / tokens
-        row["gated_ensembled_share"] = 1 - sum(r.summary["gated_share"] for r in res) / len(res)
-        row["gated_speedup_over_union"] = row["union_ms_per_token"] / row["gated_ms_per_token"]
+        base = times["smol"] + times["gemma"]
+        row = {"batch": batch, "tokens": tokens, **{f"{k}_ms_per_token": 1000 * v / tokens for k, v in times.items()}}
+        for name in ("union", "topk-union"):
+            row[f"{name}_ratio"] = times[name] / base
+        row["gated_ensembled_share"] = 1 - sum(gated_share) / len(gated_share)
+        row["gated_speedup_over_union"] = times["union"] / times["gated"]
         rows.append(row)
         print(json.dumps(row), flush=True)
     print("\nsummary (ms per generated token; ratio = ensemble / (smol alone + gemma alone))")

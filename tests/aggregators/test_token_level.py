@@ -43,8 +43,8 @@ def run(method: str, members: list[Member], settings: GenerationSettings, exampl
 @pytest.mark.parametrize("which", ["llama", "gemma"])
 def test_self_ensemble_is_the_model_token_for_token(method, which, request, monkeypatch):
     gen = request.getfixturevalue(which)
-    settings = GenerationSettings(max_tokens=40)
-    ref = gen.open(EXAMPLES, settings).generate(40)
+    settings = GenerationSettings(max_tokens=32)
+    ref = gen.open(EXAMPLES, settings).generate(32)
     rec = Recorder(monkeypatch)
     results = run(method, [Member("x", gen), Member("y", gen)], settings, weights={"x": 0.5, "y": 0.5})
     assert rec.appends == 0  # both copies stay on their own cached path
@@ -82,7 +82,7 @@ def test_cached_ids_are_each_models_own_tokenization_after_100_steps(method, lla
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_sampling_is_reproducible_under_a_seed(method, llama, gemma):
     members = [Member("l", llama), Member("g", gemma)]
-    settings = GenerationSettings(max_tokens=24, temperature=0.8, top_p=0.9, seed=11)
+    settings = GenerationSettings(max_tokens=16, temperature=0.8, top_p=0.9, seed=11)
     a = [r.output for r in run(method, members, settings)]
     b = [r.output for r in run(method, members, settings)]
     c = [r.output for r in run(method, members, dataclasses.replace(settings, seed=12))]
@@ -93,8 +93,8 @@ def test_sampling_is_reproducible_under_a_seed(method, llama, gemma):
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_gate_zero_is_the_primary_alone_and_gate_one_is_ungated(method, llama, gemma):
     members = [Member("l", llama), Member("g", gemma)]
-    settings = GenerationSettings(max_tokens=30)
-    alone = gemma.open(EXAMPLES, settings).generate(30)
+    settings = GenerationSettings(max_tokens=20)
+    alone = gemma.open(EXAMPLES, settings).generate(20)
     gated = run(method, members, settings, primary="g", threshold=0.0)
     assert [r.output for r in gated] == [s.text for s in alone]
     assert all(r.summary["gated_share"] == 1.0 for r in gated)
@@ -117,7 +117,7 @@ def test_weights_pick_the_members_voice(llama, gemma):
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_batched_equals_one_by_one(method, llama, gemma):
     members = [Member("l", llama), Member("g", gemma)]
-    settings = GenerationSettings(max_tokens=30, temperature=0.7, seed=3)
+    settings = GenerationSettings(max_tokens=20, temperature=0.7, seed=3)
     batched = run(method, members, settings)
     single = [run(method, members, settings, examples=[ex])[0] for ex in EXAMPLES]
     assert [r.output for r in batched] == [r.output for r in single]

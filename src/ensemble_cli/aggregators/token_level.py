@@ -259,6 +259,9 @@ class _Stepper:
             if not live[r]:
                 continue
             voters = [m for m in range(n_members) if weights[m, r] > 0]
+            if not voters:  # every weighted member is waiting for a character only others could finish
+                st.finish, st.cause = "stop", "no_voter"
+                continue
             firsts = [top_entry[m][r] for m in voters]  # type: ignore[index]
             e = self._choose(scores[r], firsts, st)
             self._apply(st, r, e, voters, [top[m][r] for m in voters], firsts, fed,  # type: ignore[index]
