@@ -229,6 +229,8 @@ class _Stepper:
             order.remove(self.primary)
             order.insert(0, self.primary)
         for m in order:
+            if self.weights[m] <= 0 and m != self.primary:
+                continue  # never votes: never runs
             need = [able[m][r] and not gated[r] for r in range(n_rows)]
             if not any(need):
                 continue
@@ -296,11 +298,16 @@ class _Stepper:
         if float(p.sum()) <= 0.0:
             return int(scores.argmax())
         p = p / p.sum()
-        if s.top_p < 1.0:
-            sorted_p, order = p.sort(descending=True)
-            keep = sorted_p.cumsum(0) - sorted_p < s.top_p
+        if s.top_p < 1.0:  # the nucleus from a growing top-k: no sort of the whole union per step
+            k = 64
+            while True:
+                top_p, order = p.topk(min(k, p.numel()))
+                if float(top_p.sum()) >= s.top_p or k >= p.numel():
+                    break
+                k *= 8
+            keep = top_p.cumsum(0) - top_p < s.top_p
             keep[0] = True
-            p = torch.zeros_like(p).scatter_(0, order[keep], sorted_p[keep])
+            p = torch.zeros_like(p).scatter_(0, order[keep], top_p[keep])
         return int(torch.multinomial(p, 1, generator=st.generator).item())
 
     def _apply(self, st: _Row, r: int, e: int, voters: list[int], tops: list[int], firsts: list[int],

@@ -354,6 +354,7 @@ class HFSessionBatch(SessionBatch):
         for r in self.rows:
             r.cached = r.occupied = 0
 
+    @torch.inference_mode()
     def _compact(self, drop: list[int]) -> None:
         """Drop ``drop[i]`` columns from the right end of row i, re-right-aligning all rows."""
         rows = self.rows
@@ -364,22 +365,20 @@ class HFSessionBatch(SessionBatch):
         if new_width == 0:
             self._reset_cache()
             return
-        if len(set(drop)) == 1:
-            d = drop[0]
-            lo, hi = self.width - d - new_width, self.width - d
-            for layer in self._layers():
-                layer.keys = layer.keys[:, :, lo:hi]
-                layer.values = layer.values[:, :, lo:hi]
-        else:
-            # new column j of row i comes from old column j + (width - drop[i] - new_width)
-            offs = torch.tensor([self.width - d - new_width for d in drop], device=self.device)
-            src = (torch.arange(new_width, device=self.device)[None, :] + offs[:, None]).clamp_(min=0)
-            for layer in self._layers():
-                b, h, _, dim = layer.keys.shape
-                idx = src[:, None, :, None].expand(b, h, new_width, dim)
-                layer.keys = layer.keys.gather(2, idx)
-                layer.values = layer.values.gather(2, idx.expand(b, layer.values.shape[1], new_width,
-                                                                 layer.values.shape[-1]))
+        # Rows dropping the fewest columns keep their place in a plain slice (a view, no copy); only rows
+        # that drop more are shifted right, one row at a time (no full-cache gather per step).
+        least = min(drop)
+        base = self.width - least - new_width
+        shifted = [(i, base - (d - least)) for i, d in enumerate(drop) if d != least]
+        for layer in self._layers():
+            for name in ("keys", "values"):
+                old = getattr(layer, name)
+                new = old[:, :, base : base + new_width]
+                for i, start in shifted:
+                    # new column j of row i is old column start + j (left of 0: padding, left as is)
+                    lo = max(0, -start)
+                    new[i, :, lo:] = old[i, :, start + lo : start + new_width].clone()
+                setattr(layer, name, new)
         self.width = new_width
         for r, occ in zip(rows, new_occ, strict=True):
             r.occupied = occ
