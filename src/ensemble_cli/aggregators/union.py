@@ -24,5 +24,5 @@ class UnionAggregator(TokenLevelAggregator):
             w = step.weights[m]
             if p is None or not bool((w > 0).any()):
                 continue
-            out.index_add_(1, u.members[m].entries, u.dense_probs(m, p) * w[:, None])
+            out.addcmul_(u.union_probs(m, p), w[:, None])
         return out

@@ -94,13 +94,29 @@ class UnionVocab:
             out = torch.maximum(out, got)
         return out
 
-    def dense_probs(self, m: int, probs: torch.Tensor) -> torch.Tensor:
-        """Member ``m``'s probabilities of its own entries ``[rows, len(members[m].entries)]`` (as ``entry_probs``)."""
+    def union_probs(self, m: int, probs: torch.Tensor) -> torch.Tensor:
+        """Member ``m``'s probabilities laid out over the whole union ``[rows, len(self)]`` (0 where it
+        has no token; its most likely spelling where it has several, as ``entry_probs``).
+
+        One ``index_select`` from the member's probabilities (plus a zero column), which is several
+        times faster on CPU than scattering them into the union.
+        """
+        cache = self.__dict__.setdefault("_select", {})
+        if m not in cache:
+            first = self.spellings(m)[0, :-1]
+            width = probs.shape[1]
+            cache[m] = (torch.where(first >= 0, first, torch.full_like(first, width)), width)
+        index, width = cache[m]
+        if width != probs.shape[1]:
+            raise ValueError(f"member {m} gave {probs.shape[1]} probabilities, the union expects {width}")
+        padded = torch.cat([probs, probs.new_zeros(probs.shape[0], 1)], dim=1)
+        out = padded.index_select(1, index)
         mm = self.members[m]
-        vals = probs[:, mm.tokens]
         for pos, tok in mm.dups:
-            vals[:, pos] = torch.maximum(vals[:, pos], probs[:, tok])
-        return vals
+            cols = mm.entries[pos]
+            out[:, cols] = torch.maximum(out[:, cols], probs[:, tok])
+        return out
+
 
     def entry_bytes(self, e: int) -> bytes:
         return self.blob[self.offsets[e] : self.offsets[e + 1]]
