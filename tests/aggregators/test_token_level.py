@@ -77,6 +77,10 @@ def test_cached_ids_are_each_models_own_tokenization_after_100_steps(method, lla
             tail = tok.decode(cont[len(own):], skip_special_tokens=False)
             assert len(cont) - len(own) <= 4 and (not tail or tail.endswith("\ufffd"))
             assert "\ufffd" not in res.output
+        # catch-up cost is bounded per step: the re-encoded tail (4 tokens), the step's own text, the pending token
+        pieces = [a.text for res in results for a in res.attribution]
+        bound = sum(4 + 1 + len(tok.encode(p, add_special_tokens=False)) for p in pieces)
+        assert rec.sessions[k].stats.encoded_tokens <= bound
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
