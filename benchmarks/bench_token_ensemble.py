@@ -72,7 +72,9 @@ def time_ensemble(pipe: Pipeline, group: list[Example]) -> tuple[float, list]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "gsm8k" / "test.json"))
+    default_data = next((p / "shared" / "data" / "gsm8k" / "test.json" for p in ROOT.parents
+                         if (p / "shared" / "data" / "gsm8k" / "test.json").exists()), None)
+    ap.add_argument("--data", default=str(default_data or ROOT.parent / "shared" / "data" / "gsm8k" / "test.json"))
     ap.add_argument("--quick", action="store_true", help="2 prompts, 32 tokens")
     ap.add_argument("--batches", default="1,8", help="batch sizes, comma-separated (default 1,8)")
     ap.add_argument("--prompts", type=int, default=None)
