@@ -11,7 +11,9 @@ Keeping members in step, without ever re-encoding the context:
   shared text and its KV cache, batched across examples.
 * When every member that voted put the chosen entry first (always, for a model ensembled with itself,
   and for the primary alone in a gated step), each is fed its own top token as it is: the step is
-  exactly what that model does alone.
+  exactly what that model does alone. (So a member's ids equal its tokenizer's own encoding of the
+  text except where it kept a token it chose itself, e.g. ``Jan`` + ``et`` where its tokenizer
+  would write ``Janet``: the split a model makes when generating alone.)
 * Otherwise the members *catch up from text*: before their next forward, the new text is appended
   with ``HFSessionBatch.append``, which re-encodes only the row's last ``tail_tokens`` tokens (the
   generator's ``tail_tokens``, default 4) together with the new text and feeds the tokens that
