@@ -28,7 +28,7 @@ def register_scorers(register: Register) -> None:
     from .scorers.logprob import LogprobScorer
 
     register("logprob", LogprobScorer)
-    _register_issue5_scorers(register)
+    _register_model_scorers(register)
 
 
 @hookimpl
@@ -53,17 +53,21 @@ def register_aggregators(register: Register) -> None:
     from .aggregators.random import RandomAggregator
     from .aggregators.reward import RewardAggregator
     from .aggregators.single import SingleAggregator
+    from .aggregators.topk_union import TopkUnionAggregator
+    from .aggregators.union import UnionAggregator
 
     register("reward", RewardAggregator)
     register("single", SingleAggregator)
     register("loop", LoopAggregator)
     register("random", RandomAggregator)
     register("progressive", ProgressiveAggregator)
-    _register_issue5_aggregators(register)
+    register("union", UnionAggregator)
+    register("topk-union", TopkUnionAggregator)
+    _register_response_level_aggregators(register)
 
 
-def _register_issue5_scorers(register: Register) -> None:
-    """Scorers of the scorer issue (model-based, answer-based, remote, combinators)."""
+def _register_model_scorers(register: Register) -> None:
+    """Scorers beyond logprob: model-based, answer-based, remote, and combinators."""
     from .scorers.consensus import ConsensusScorer
     from .scorers.pairwise import JudgeScorer
     from .scorers.prm import PRMScorer
@@ -83,7 +87,7 @@ def _register_issue5_scorers(register: Register) -> None:
     register("judge", JudgeScorer)
 
 
-def _register_issue5_aggregators(register: Register) -> None:
+def _register_response_level_aggregators(register: Register) -> None:
     """Response-level aggregators: whole answers chosen, ranked or synthesised."""
     from .aggregators.best_of_n import BestOfNAggregator
     from .aggregators.moa import MoAAggregator

@@ -153,3 +153,25 @@ def test_logprobs_are_the_models_own(gen):
     start = len(ids) - len(seg.token_ids)
     expected = [logits[start - 1 + k, t].item() for k, t in enumerate(seg.token_ids)]
     assert seg.logprobs == pytest.approx(expected, abs=1e-4)
+
+
+def test_next_logits_and_feed_step_like_generate(gen):
+    """A caller that picks each token itself (token-level ensembles) walks generate's exact path."""
+    tok = gen.tokenizer
+    ref = gen.open(EXAMPLES, SETTINGS).generate(8, ignore_eos=True)
+    s = gen.open(EXAMPLES, SETTINGS)
+    fed: list[list[int]] = [[] for _ in EXAMPLES]
+    for _ in range(8):
+        chosen = s.next_logits().float().argmax(-1).tolist()
+        s.feed([[t] for t in chosen], [None] * len(EXAMPLES))
+        for i, t in enumerate(chosen):
+            fed[i].append(t)
+    assert fed == [seg.token_ids for seg in ref]
+    # text given with the ids is the row's text; a later append re-encodes only the tail
+    s2 = gen.open(EXAMPLES[:1], SETTINGS)
+    ids = tok.encode(" The sea", add_special_tokens=False)
+    s2.feed([ids], [" The sea"])
+    s2.append([" is blue"])
+    assert s2.text(0) == " The sea is blue"
+    cont = s2.token_ids(0)[s2.prompt_length(0) :]
+    assert tok.decode(cont) == " The sea is blue"

@@ -104,6 +104,9 @@ class Result:
     #: why it ended: eos, stop_string, max_tokens, max_rounds, repetition, cancelled (None while unfinished)
     stop_cause: str | None = None
     error: str | None = None
+    #: method-specific figures for the whole output (token-level: steps, share of steps each member won,
+    #: share of gated steps); empty for methods that report none
+    summary: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

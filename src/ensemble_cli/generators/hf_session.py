@@ -163,6 +163,33 @@ class HFSessionBatch(SessionBatch):
         return torch.log_softmax(self._sync().float(), dim=-1)
 
     @torch.inference_mode()
+    def next_logits(self) -> torch.Tensor:
+        """Raw next-token logits ``[rows, vocab]`` (model dtype): one forward over every row's pending ids.
+
+        Token-level ensembles call this once per step, then ``feed`` the chosen token; rows whose
+        stream did not change since the last call recompute their last position (no logits are kept).
+        """
+        return self._sync()
+
+    def feed(self, ids: Sequence[Sequence[int] | None], texts: Sequence[str | None]) -> None:
+        """Append the given token ids to each row as they are (no re-encoding), and ``texts[row]`` to its text.
+
+        For callers that chose the tokens themselves (a token-level ensemble feeding a member its own
+        token). ``texts[row]`` is the text those ids complete; it may be shorter than what they spell
+        while they end inside a UTF-8 character (the rest arrives with a later ``feed`` or ``append``).
+        Keys and values are computed by the next ``next_logits``/``generate``.
+        """
+        if len(ids) != len(self.rows) or len(texts) != len(self.rows):
+            raise ValueError(f"feed got {len(ids)} id lists and {len(texts)} texts for {len(self.rows)} rows")
+        for r, new, text in zip(self.rows, ids, texts, strict=True):
+            if new:
+                r.ids.extend(int(t) for t in new)
+            if text:
+                r.text += text
+            if new or text:
+                r.last_segment, r.last_segment_text = [], ""
+
+    @torch.inference_mode()
     def generate(
         self,
         max_tokens: int | Sequence[int],
@@ -327,6 +354,7 @@ class HFSessionBatch(SessionBatch):
         for r in self.rows:
             r.cached = r.occupied = 0
 
+    @torch.inference_mode()
     def _compact(self, drop: list[int]) -> None:
         """Drop ``drop[i]`` columns from the right end of row i, re-right-aligning all rows."""
         rows = self.rows
@@ -337,22 +365,20 @@ class HFSessionBatch(SessionBatch):
         if new_width == 0:
             self._reset_cache()
             return
-        if len(set(drop)) == 1:
-            d = drop[0]
-            lo, hi = self.width - d - new_width, self.width - d
-            for layer in self._layers():
-                layer.keys = layer.keys[:, :, lo:hi]
-                layer.values = layer.values[:, :, lo:hi]
-        else:
-            # new column j of row i comes from old column j + (width - drop[i] - new_width)
-            offs = torch.tensor([self.width - d - new_width for d in drop], device=self.device)
-            src = (torch.arange(new_width, device=self.device)[None, :] + offs[:, None]).clamp_(min=0)
-            for layer in self._layers():
-                b, h, _, dim = layer.keys.shape
-                idx = src[:, None, :, None].expand(b, h, new_width, dim)
-                layer.keys = layer.keys.gather(2, idx)
-                layer.values = layer.values.gather(2, idx.expand(b, layer.values.shape[1], new_width,
-                                                                 layer.values.shape[-1]))
+        # Rows dropping the fewest columns keep their place in a plain slice (a view, no copy); only rows
+        # that drop more are shifted right, one row at a time (no full-cache gather per step).
+        least = min(drop)
+        base = self.width - least - new_width
+        shifted = [(i, base - (d - least)) for i, d in enumerate(drop) if d != least]
+        for layer in self._layers():
+            for name in ("keys", "values"):
+                old = getattr(layer, name)
+                new = old[:, :, base : base + new_width]
+                for i, start in shifted:
+                    # new column j of row i is old column start + j (left of 0: padding, left as is)
+                    lo = max(0, -start)
+                    new[i, :, lo:] = old[i, :, start + lo : start + new_width].clone()
+                setattr(layer, name, new)
         self.width = new_width
         for r, occ in zip(rows, new_occ, strict=True):
             r.occupied = occ

@@ -5,15 +5,17 @@ A successful record::
 
     {"id", "prompt", "output", "label"?, "finish_reason", "stop_cause", "rounds", "selected_models",
      "attribution": [{"model", "round", "text", "tokens", "score"}],
-     "usage": {"prompt_tokens", "completion_tokens", "generated_tokens"},
+     "summary"?, "usage": {"prompt_tokens", "completion_tokens", "generated_tokens"},
      "timing": {"seconds", "started_at", "batch_size"},
      "recipe_hash", "recipe"}
 
 ``label`` is omitted when the input had none; ``subject`` (after ``label``) only appears when the input
-row had one (MATH topics, for per-subject accuracy in ``ensemble eval``). ``timing.seconds`` is the
-wall time of the batch that produced the example (its latency), ``started_at`` when that batch
-started (ISO 8601, UTC), and ``batch_size`` how many examples shared it. Every record carries the
-resolved recipe and its hash so a result can be traced to its exact configuration even after files are concatenated.
+row had one (MATH topics, for per-subject accuracy in ``ensemble eval``); ``summary`` (method-specific
+figures, e.g. the token-level methods' share of steps each member won) only when the method reports one.
+``timing.seconds`` is the wall time of the batch that produced the example (its latency),
+``started_at`` when that batch started (ISO 8601, UTC), and ``batch_size`` how many examples shared
+it. Every record carries the resolved recipe and its hash so a result can be traced to its exact
+configuration even after files are concatenated.
 
 An error record has an ``error`` field and no ``output``::
 
@@ -74,6 +76,7 @@ def make_record(
             {"model": a.model, "round": a.round, "text": a.text, "tokens": a.tokens, "score": a.score}
             for a in result.attribution
         ],
+        **({"summary": dict(result.summary)} if result.summary else {}),
         usage={
             "prompt_tokens": result.usage.prompt_tokens,
             "completion_tokens": result.usage.completion_tokens,

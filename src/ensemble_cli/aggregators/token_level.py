@@ -1,0 +1,423 @@
+"""Token-level ensembling across different tokenizers: the stepping shared by ``union`` and ``topk-union``.
+
+Every step, each member gives its next-token distribution; the method (``merge``) turns them into
+one score per entry of the union vocabulary (``vocab.union``: entries are the *bytes* a token stands
+for, so members with different tokenizers vote on the same strings); one entry is chosen (greedy,
+or sampled with the row's own seed) and becomes part of the shared output bytes.
+
+Keeping members in step, without ever re-encoding the context:
+
+* Each member holds its own incremental session (``HFSessionBatch``): its own token ids of the
+  shared text and its KV cache, batched across examples.
+* When every member that voted put the chosen entry first (always, for a model ensembled with itself,
+  and for the primary alone in a gated step), each is fed its own top token as it is: the step is
+  exactly what that model does alone. (So a member's ids equal its tokenizer's own encoding of the
+  text except where it kept a token it chose itself, e.g. ``Jan`` + ``et`` where its tokenizer
+  would write ``Janet``: the split a model makes when generating alone.)
+* Otherwise the members *catch up from text*: before their next forward, the new text is appended
+  with ``HFSessionBatch.append``, which re-encodes only the row's last ``tail_tokens`` tokens (the
+  generator's ``tail_tokens``, default 4) together with the new text and feeds the tokens that
+  differ. So each member holds its *own* tokenization of the text (Gemma its ``\\n`` token, never a
+  byte-fallback id) and the work per catch-up is bounded by ``tail_tokens`` + the new text's tokens,
+  whatever the context length. (The tail doubles only if the tokenizer cannot decode the kept head
+  back to a prefix of the text, e.g. when it ends inside a character.)
+* An entry may end inside a UTF-8 character (a byte-level token holding half of an emoji). Until
+  the character is complete, members that spell the entry as one token take it as that token (their
+  ordinary token, preferred over a byte fallback) and keep voting; the others sit out and catch up
+  from text once the character is complete. While a character is incomplete, only entries that
+  continue it validly are candidates, scored by the weighted member probabilities; entries that are
+  not valid UTF-8 from a character boundary are never chosen, so the output is always valid text.
+* Gate mode (``primary`` + ``threshold``): when the primary's top probability is above the threshold
+  the step uses it alone and the other members run no forward pass; they catch up from text the next
+  time they are needed (a member runs when at least one row of the batch needs it, and then catches
+  up every row it can, in the same forward).
+
+Ties in greedy choice go to an entry a voting member put first (first member first), else to the
+lowest entry (the first member's lowest token id). Special tokens never enter the text: every
+member's end-of-sequence ids share one ``end`` entry (choosing it stops the example), and other
+special tokens (chat markers, ``<unusedN>``) are never chosen: they stand for no text and a member
+without them could not follow. (So a model that would emit such a token alone differs there from
+itself ensembled; it would otherwise spell the marker out into its text.)
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from pydantic import Field, model_validator
+
+from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member
+from ..core.pool import default_pool, spec_key
+from ..core.types import Attribution, Example, GenerationSettings, Result, Usage
+from ..errors import RecipeError, UsageError
+from ..generators.hf_session import HFSessionBatch, row_seed
+from ..vocab.union import END, SPECIAL, UnionVocab, union_vocab
+
+
+class TokenLevelConfig(ComponentConfig):
+    weights: dict[str, float] | Literal["uniform"] = Field(
+        "uniform", description="per-member weight ({smol: 0.6, gemma: 0.4}) or 'uniform'"
+    )
+    primary: str | None = Field(None, description="gate mode: the member that decides alone when it is sure")
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="gate mode: the primary decides alone when its top probability exceeds this"
+    )
+
+    @model_validator(mode="after")
+    def _gate_pair(self) -> TokenLevelConfig:
+        if (self.primary is None) != (self.threshold is None):
+            raise ValueError("gate mode needs both 'primary' and 'threshold'")
+        if isinstance(self.weights, dict) and any(w < 0 for w in self.weights.values()):
+            raise ValueError("weights must be >= 0")
+        return self
+
+
+@dataclass
+class _Row:
+    """One example's progress."""
+
+    example: Example
+    index: int  # position in this call's examples
+    generator: torch.Generator | None
+    prompt_tokens: int
+    out: bytearray = field(default_factory=bytearray)  # every chosen byte
+    text: str = ""  # the complete characters of ``out``
+    decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")())
+    steps: int = 0
+    gated: int = 0
+    wins: list[int] = field(default_factory=list)
+    attribution: list[Attribution] = field(default_factory=list)
+    finish: str | None = None
+    cause: str | None = None
+    emitted: int = 0
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes of an incomplete last character."""
+        return self.decoder.getstate()[0]
+
+
+@dataclass
+class StepInput:
+    """What a method merges for one step of a batch."""
+
+    union: UnionVocab
+    probs: list[torch.Tensor | None]  # per member: [rows, vocab] float probabilities (None: did not run)
+    weights: torch.Tensor  # [members, rows]; 0 where the member does not vote
+
+
+class TokenLevelAggregator(Aggregator):
+    """Base of the token-level methods; subclasses say how member distributions become union scores."""
+
+    Config = TokenLevelConfig
+    config: TokenLevelConfig
+
+    def merge(self, step: StepInput) -> torch.Tensor:
+        """Scores ``[rows, len(union)]`` (higher is better); -1 marks an entry that is not a candidate."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ setup
+    def _weights(self, members: Sequence[Member]) -> list[float]:
+        names = [m.name for m in members]
+        cfg = self.config
+        if cfg.primary is not None and cfg.primary not in names:
+            raise RecipeError(f"aggregator.params.primary: '{cfg.primary}' is not a member ({', '.join(names)})")
+        if cfg.weights == "uniform":
+            return [1.0 / len(members)] * len(members)
+        missing = [n for n in names if n not in cfg.weights]
+        if missing:
+            raise RecipeError(f"aggregator.params.weights: no weight for {', '.join(missing)}")
+        w = [float(cfg.weights[n]) for n in names]
+        if sum(w) <= 0:
+            raise RecipeError("aggregator.params.weights: at least one weight must be > 0")
+        return w
+
+    def _union(self, members: Sequence[Member]) -> UnionVocab:
+        gens = [m.generator for m in members]
+        for m, g in zip(members, gens, strict=True):
+            if not hasattr(g, "loaded") or not hasattr(g, "tokenizer"):
+                raise UsageError(f"token-level ensembling needs token access; member '{m.name}' does not give it")
+        loaded = [g.loaded for g in gens]  # type: ignore[attr-defined]
+        widths = [int(lm.model.get_output_embeddings().weight.shape[0]) for lm in loaded]
+        key = "union-vocab:" + "|".join(spec_key(type(g).__name__, g.config) for g in gens)
+        pool = self.pool or default_pool()
+        tokenizers, eos = [lm.tokenizer for lm in loaded], [lm.eos_ids for lm in loaded]
+        return pool.get(key, lambda: union_vocab(tokenizers, eos, widths))
+
+    # ------------------------------------------------------------------ run
+    def run(self, examples: Sequence[Example], ctx: EnsembleContext) -> list[Result]:
+        examples = list(examples)
+        members = ctx.members
+        settings = ctx.settings
+        weights = self._weights(members)
+        union = self._union(members)
+        primary = [m.name for m in members].index(self.config.primary) if self.config.primary else None
+        sessions: list[HFSessionBatch] = [
+            m.generator.open(examples, settings, salt=m.name) for m in members  # type: ignore[misc]
+        ]
+        states = [
+            _Row(ex, i, _row_generator(settings, ex), sessions[0].prompt_length(i), wins=[0] * len(members))
+            for i, ex in enumerate(examples)
+        ]
+        rows = list(states)  # the live rows, aligned with the sessions' rows
+        fed = [[0] * len(rows) for _ in members]  # bytes of ``out`` each member's ids cover, per live row
+        stepper = _Stepper(self, union, members, sessions, weights, primary, settings, ctx)
+        while rows:
+            stepper.step(rows, fed)
+            keep = [i for i, st in enumerate(rows) if st.finish is None]
+            for st in rows:
+                if st.finish is not None:
+                    _emit(ctx, st, settings, final=True)
+            if len(keep) != len(rows):
+                for s in sessions:
+                    s.retain(keep)
+                rows = [rows[i] for i in keep]
+                fed = [[f[i] for i in keep] for f in fed]
+        return [_result(st, members, self.config.primary is not None) for st in states]
+
+
+class _Stepper:
+    """One batch's stepping: which members run, the merge, the choice and how each member follows it."""
+
+    def __init__(self, method: TokenLevelAggregator, union: UnionVocab, members: Sequence[Member],
+                 sessions: list[HFSessionBatch], weights: list[float], primary: int | None,
+                 settings: GenerationSettings, ctx: EnsembleContext) -> None:
+        self.method, self.union, self.members, self.sessions = method, union, members, sessions
+        self.weights, self.primary, self.settings, self.ctx = weights, primary, settings, ctx
+        self.threshold = method.config.threshold
+        self.stops = [s for s in settings.stop if s]
+        # never chosen: text that is not valid UTF-8 from a character boundary, and special tokens other
+        # than the end (they stand for no text, and a member without them could not follow)
+        blocked = ~union.clean | (union.kinds == SPECIAL)
+        if settings.ignore_eos and union.end >= 0:
+            blocked = blocked.clone()
+            blocked[union.end] = True
+        self.blocked = blocked.nonzero().flatten()
+
+    def _cancelled(self, st: _Row) -> bool:
+        return self.ctx.is_cancelled(st.index)
+
+    def _catch_up(self, m: int, rows: list[_Row], fed: list[list[int]], which: list[bool]) -> None:
+        """Append the text member ``m`` has not seen yet, for rows where it is behind and can follow."""
+        session = self.sessions[m]
+        texts: list[str | None] = [None] * len(rows)
+        for r, st in enumerate(rows):
+            if which[r] and fed[m][r] != len(st.out) and not st.pending:
+                texts[r] = st.text[len(session.text(r)) :]
+                fed[m][r] = len(st.out)
+        if any(texts):
+            session.append(texts)
+
+    @torch.inference_mode()
+    def step(self, rows: list[_Row], fed: list[list[int]]) -> None:
+        n_members, n_rows = len(self.members), len(rows)
+        for st in rows:
+            if self._cancelled(st):
+                st.finish, st.cause = "stop", "cancelled"
+        live = [st.finish is None for st in rows]
+        if not any(live):
+            return
+        able = [[live[r] and (fed[m][r] == len(st.out) or not st.pending) for r, st in enumerate(rows)]
+                for m in range(n_members)]
+        probs: list[torch.Tensor | None] = [None] * n_members
+        top: list[list[int] | None] = [None] * n_members  # each member's top token per row
+        gated = [False] * n_rows
+        order = list(range(n_members))
+        if self.primary is not None:
+            order.remove(self.primary)
+            order.insert(0, self.primary)
+        for m in order:
+            if self.weights[m] <= 0 and m != self.primary:
+                continue  # never votes: never runs
+            need = [able[m][r] and not gated[r] for r in range(n_rows)]
+            if not any(need):
+                continue
+            self._catch_up(m, rows, fed, able[m])
+            logits = self.sessions[m].next_logits().float()
+            probs[m] = torch.softmax(logits, dim=-1)
+            top[m] = logits.argmax(dim=-1).tolist()
+            if m == self.primary:
+                assert self.threshold is not None
+                peak = probs[m].max(dim=-1).values.tolist()
+                gated = [need[r] and peak[r] > self.threshold for r in range(n_rows)]
+        weights = torch.zeros(n_members, n_rows)
+        for m in range(n_members):
+            if probs[m] is None:
+                continue
+            for r in range(n_rows):
+                voting = able[m][r] and (not gated[r] or m == self.primary)
+                if voting and live[r]:
+                    weights[m, r] = self.weights[m]
+        scores = self.method.merge(StepInput(self.union, probs, weights))
+        scores.index_fill_(1, self.blocked, -1.0)
+        for r, st in enumerate(rows):
+            if live[r] and st.pending:
+                scores[r] = self._continuations(st.pending, probs, weights[:, r], r)
+        top_entry = [None if t is None else self.union.members[m].token_entry[t].tolist()
+                     for m, t in enumerate(top)]
+        for r, st in enumerate(rows):
+            if not live[r]:
+                continue
+            voters = [m for m in range(n_members) if weights[m, r] > 0]
+            if not voters:  # every weighted member is waiting for a character only others could finish
+                st.finish, st.cause = "stop", "no_voter"
+                continue
+            firsts = [top_entry[m][r] for m in voters]  # type: ignore[index]
+            e = self._choose(scores[r], firsts, st)
+            self._apply(st, r, e, voters, [top[m][r] for m in voters], firsts, fed,  # type: ignore[index]
+                        float(scores[r, e]) / max(float(weights[:, r].sum()), 1e-12), gated[r])
+
+    def _continuations(self, pending: bytes, probs: list[torch.Tensor | None], w: torch.Tensor, r: int) -> torch.Tensor:
+        """Scores of the entries that validly continue an incomplete character (all else -1)."""
+        u = self.union
+        cands = [int(e) for e in u.continuation.tolist() if _valid_prefix(pending + u.entry_bytes(int(e)))]
+        out = torch.full((len(u),), -1.0)
+        if not cands:
+            return out
+        idx = torch.tensor(cands, dtype=torch.long)
+        total = torch.zeros(len(cands))
+        for m, p in enumerate(probs):
+            if p is not None and w[m] > 0:
+                total += w[m] * u.entry_probs(m, p[r : r + 1], idx[None, :])[0]
+        out[idx] = total
+        return out
+
+    def _choose(self, scores: torch.Tensor, firsts: list[int], st: _Row) -> int:
+        s = self.settings
+        if s.temperature <= 0.0:
+            best = float(scores.max())
+            for e in firsts:  # ties go to a voter's own first choice, first member first
+                if e >= 0 and float(scores[e]) == best:
+                    return e
+            return int(scores.argmax())
+        p = scores.clamp(min=0.0)
+        if s.temperature != 1.0:
+            p = p.pow(1.0 / s.temperature)
+        if float(p.sum()) <= 0.0:
+            return int(scores.argmax())
+        p = p / p.sum()
+        if s.top_p < 1.0:  # the nucleus from a growing top-k: no sort of the whole union per step
+            k = 64
+            while True:
+                top_p, order = p.topk(min(k, p.numel()))
+                if float(top_p.sum()) >= s.top_p or k >= p.numel():
+                    break
+                k *= 8
+            keep = top_p.cumsum(0) - top_p < s.top_p
+            keep[0] = True
+            p = torch.zeros_like(p).scatter_(0, order[keep], top_p[keep])
+        return int(torch.multinomial(p, 1, generator=st.generator).item())
+
+    def _apply(self, st: _Row, r: int, e: int, voters: list[int], tops: list[int], firsts: list[int],
+               fed: list[list[int]], score: float, gated: bool) -> None:
+        u = self.union
+        agree = [m for m, f in zip(voters, firsts, strict=True) if f == e]
+        names = "+".join(self.members[m].name for m in agree)
+        st.steps += 1
+        st.gated += int(gated)
+        for m in agree:
+            st.wins[m] += 1
+        kind = int(u.kinds[e])
+        if kind == END:
+            st.attribution.append(Attribution(names, st.steps - 1, "", 1, score))
+            st.finish, st.cause = "stop", "eos"
+            return
+        unanimous = len(agree) == len(voters)
+        ids: list[list[list[int] | None]] = [[None] * len(fed[0]) for _ in self.members]
+        before = len(st.text)
+        data = u.entry_bytes(e)
+        st.out += data
+        st.text += st.decoder.decode(data)
+        for m, tok in zip(voters, tops, strict=True):
+            if unanimous:
+                ids[m][r] = [tok]  # its own choice, exactly as it would take it alone
+            elif st.pending and int(u.members[m].preferred[e]) >= 0:
+                ids[m][r] = [int(u.members[m].preferred[e])]
+            else:
+                continue  # behind: catches up from text before its next forward
+            fed[m][r] = len(st.out)
+        self._feed(ids, r, st)
+        piece = st.text[before:]
+        st.attribution.append(Attribution(names, st.steps - 1, piece, 1, score))
+        if self.stops and piece:
+            longest = max(len(s) for s in self.stops)
+            start = max(0, before - longest + 1)
+            hits = [h for h in (st.text.find(s, start) for s in self.stops) if h >= 0]
+            if hits:
+                cut = min(hits)
+                _trim_attribution(st, cut)
+                st.text = st.text[:cut]
+                st.finish, st.cause = "stop", "stop_string"
+                return
+        if st.steps >= self.settings.max_tokens:
+            st.finish, st.cause = "length", "max_tokens"
+            return
+        _emit(self.ctx, st, self.settings, final=False)
+
+    def _feed(self, ids: list[list[list[int] | None]], r: int, st: _Row) -> None:
+        for m, per_row in enumerate(ids):
+            if per_row[r] is None:
+                continue
+            session = self.sessions[m]
+            texts: list[str | None] = [None] * len(per_row)
+            texts[r] = st.text[len(session.text(r)) :]
+            session.feed(per_row, texts)
+
+
+def _valid_prefix(data: bytes) -> bool:
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _row_generator(settings: GenerationSettings, ex: Example) -> torch.Generator | None:
+    seed = row_seed(settings.seed, ex.id, "token-level")
+    if seed is None:
+        return None
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(seed)
+    return gen
+
+
+def _trim_attribution(st: _Row, cut: int) -> None:
+    """Cut the attributed pieces so they still concatenate to the (stop-trimmed) output."""
+    total = 0
+    for a in st.attribution:
+        if total + len(a.text) > cut:
+            a.text = a.text[: max(0, cut - total)]
+        total += len(a.text)
+
+
+def _emit(ctx: EnsembleContext, st: _Row, settings: GenerationSettings, *, final: bool) -> None:
+    """Hand newly final text to ``ctx.emit``: all of it at the end, else all but a possible stop-string start."""
+    hold = 0 if final else max((len(s) - 1 for s in settings.stop if s), default=0)
+    upto = max(st.emitted, len(st.text) - hold)
+    if upto > st.emitted:
+        ctx.emit(st.index, st.text[st.emitted : upto])
+        st.emitted = upto
+
+
+def _result(st: _Row, members: Sequence[Member], gate: bool) -> Result:
+    steps = max(st.steps, 1)
+    summary: dict[str, Any] = {
+        "steps": st.steps,
+        "won_share": {m.name: round(st.wins[j] / steps, 4) for j, m in enumerate(members)},
+    }
+    if gate:
+        summary["gated_share"] = round(st.gated / steps, 4)
+    return Result(
+        id=st.example.id,
+        output=st.text,
+        finish_reason=st.finish or "length",  # type: ignore[arg-type]
+        attribution=st.attribution,
+        usage=Usage(st.prompt_tokens, st.steps, st.steps),
+        rounds=st.steps,
+        stop_cause=st.cause or "max_tokens",
+        summary=summary,
+    )
