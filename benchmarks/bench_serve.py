@@ -67,12 +67,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, recipe: Path, max_tokens: int, log: Path) -> None:
+    def __init__(self, recipe: Path, max_tokens: int, log: Path, extra: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-c", "from ensemble_cli.cli.main import main; main()", "serve", str(recipe),
                "--port", str(self.port), "--max-batch", "8", "--set", "generation.ignore_eos=true",
-               "--set", f"generation.max_tokens={max_tokens}"]
+               "--set", f"generation.max_tokens={max_tokens}", "--set", "generation.stop=[]"]
+        for override in extra:
+            cmd += ["--set", override]
         self.log = log
         self.proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=os.environ.copy())
         t0 = time.perf_counter()
@@ -135,7 +137,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = recipes(Path(tmp))
         for name in args.recipes.split(","):
-            server = Server(paths[name], max_tokens, Path(tmp) / f"{name}.log")
+            # equal-length answers: no stop strings, and reward may not end an answer early for repeating
+            extra = ("aggregator.params.repeat_guard=false",) if name == "reward" else ()
+            server = Server(paths[name], max_tokens, Path(tmp) / f"{name}.log", extra)
             try:
                 print(f"[{name}] server ready in {server.ready_s:.1f} s", file=sys.stderr)
                 ask(server.base, prompts[0], max_tokens)  # warm-up
