@@ -5,8 +5,8 @@ from __future__ import annotations
 from aggregator_checks import EXAMPLES, assert_consistent
 from ensemble_cli.aggregators.random import RandomAggregator, RandomConfig
 from ensemble_cli.core.components import EnsembleContext
+from ensemble_cli.core.seeding import row_seed
 from ensemble_cli.core.types import GenerationSettings
-from ensemble_cli.generators.hf_session import row_seed
 
 LONG = GenerationSettings(max_tokens=36, ignore_eos=True, seed=1234)
 

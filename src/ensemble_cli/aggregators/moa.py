@@ -29,9 +29,10 @@ from dataclasses import replace
 from pydantic import Field
 
 from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member
-from ..core.types import Attribution, Example, Result, Usage
+from ..core.types import Example, Result, Usage
 from ..errors import Problem, UsageError
 from .full_answers import write_answers
+from .single import write_to_end
 
 SYNTHESIS_PROMPT = (
     "You have been provided with a set of responses from various models to the latest user query. "
@@ -138,28 +139,4 @@ class MoAAggregator(Aggregator):
                 active.append(e)
         if len(active) < len(examples):
             session.retain(active)  # session rows follow ``active`` from here on
-        while active:
-            budgets = [min(self.config.chunk_tokens, settings.max_tokens - results[e].usage.completion_tokens)
-                       for e in active]
-            segs = session.generate(budgets, stop=settings.stop, temperature=settings.temperature,
-                                    top_p=settings.top_p, ignore_eos=settings.ignore_eos)
-            keep = []
-            for row, (e, seg) in enumerate(zip(active, segs, strict=True)):
-                res = results[e]
-                res.output += seg.text
-                res.usage.completion_tokens += len(seg.token_ids)
-                res.usage.generated_tokens += len(seg.token_ids)
-                if seg.token_ids or seg.text:
-                    res.attribution.append(Attribution(final.name, rounds, seg.text, len(seg.token_ids)))
-                ctx.emit(e, seg.text)
-                if seg.finish_reason == "stop":
-                    res.finish_reason, res.stop_cause = "stop", seg.stopped_by
-                elif res.usage.completion_tokens >= settings.max_tokens:
-                    res.finish_reason, res.stop_cause = "length", "max_tokens"
-                elif ctx.is_cancelled(e):
-                    res.finish_reason, res.stop_cause = "stop", "cancelled"
-                else:
-                    keep.append(row)
-            session.retain(keep)
-            active = [active[row] for row in keep]
-        return results
+        return write_to_end(ctx, session, final.name, active, results, self.config.chunk_tokens, fixed_round=rounds)

@@ -12,7 +12,7 @@ import random as _random
 from pydantic import Field
 
 from ..core.components import EnsembleContext
-from ..generators.hf_session import row_seed
+from ..core.seeding import row_seed
 from .one_writer import OneWriterAggregator
 from .rounds import RoundsConfig, RowState
 

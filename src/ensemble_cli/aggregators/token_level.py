@@ -52,9 +52,10 @@ from pydantic import Field, model_validator
 
 from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member
 from ..core.pool import default_pool, spec_key
+from ..core.seeding import row_seed
 from ..core.types import Attribution, Example, GenerationSettings, Result, Usage
 from ..errors import RecipeError, UsageError
-from ..generators.hf_session import HFSessionBatch, row_seed
+from ..generators.hf_session import HFSessionBatch
 from ..vocab.union import END, SPECIAL, UnionVocab, union_vocab
 
 

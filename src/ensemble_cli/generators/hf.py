@@ -20,10 +20,11 @@ from pydantic import Field
 
 from ..core.components import ComponentConfig, Generator
 from ..core.pool import ModelPool, default_pool, spec_key
+from ..core.seeding import row_seed
 from ..core.types import Example, GenerationSettings, ScoreItem, TokenScores
 from ..errors import ModelLoadError
 from ..models import resolve_model
-from .hf_session import HFSessionBatch, row_seed
+from .hf_session import HFSessionBatch
 
 PLAIN_TEMPLATE = "plain: '<Role>: <content>\\n\\n' per turn, then 'Assistant:\\n'"
 _END_MARKERS = ("<|endoftext|>", "<|im_end|>", "<end_of_turn>", "<eos>", "</s>", "<|eot_id|>", "<|end|>")

@@ -29,7 +29,6 @@ decode the head back to a prefix of the text) the tail doubles until it is, whic
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,14 +40,6 @@ from ..core.types import Segment
 from ..errors import GenerationError
 
 REPLACEMENT_CHAR = "\ufffd"
-
-
-def row_seed(seed: int | None, *parts: str) -> int | None:
-    """A per-row seed that depends on the recipe seed and the example, never on batch composition."""
-    if seed is None:
-        return None
-    digest = hashlib.sha256("|".join([str(seed), *parts]).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
 @dataclass

@@ -46,10 +46,10 @@ from pydantic import Field
 
 from ..core.components import ComponentConfig, Generator
 from ..core.pool import ModelPool, default_pool, spec_key
+from ..core.seeding import row_seed
 from ..core.sessions import SessionBatch, SessionStats
 from ..core.types import Example, GenerationSettings, Segment
 from ..errors import GenerationError, ModelLoadError
-from .hf_session import row_seed
 from .openai_client import RemoteClient, RemoteError
 from .templates import render_prompt, server_prompt_text, with_system
 

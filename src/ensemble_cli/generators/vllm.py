@@ -31,9 +31,9 @@ from pydantic import Field
 
 from ..core.components import ComponentConfig, Generator
 from ..core.pool import ModelPool, default_pool, spec_key
+from ..core.seeding import row_seed
 from ..core.types import Example, GenerationSettings
 from ..errors import ModelLoadError
-from .hf_session import row_seed
 from .templates import render_prompt
 from .vllm_session import VLLMSessionBatch
 

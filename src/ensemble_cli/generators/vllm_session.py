@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.seeding import row_seed
 from ..core.sessions import SessionBatch, SessionStats
 from ..core.types import Segment
 from ..errors import GenerationError
-from .hf_session import REPLACEMENT_CHAR, row_seed
+from .hf_session import REPLACEMENT_CHAR
 
 _SEED_MASK = (1 << 31) - 1
 

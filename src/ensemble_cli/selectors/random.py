@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from ..core.components import ComponentConfig, Member, Selector
+from ..core.seeding import row_seed
 from ..core.types import Example
 from ..errors import Problem
-from ..generators.hf_session import row_seed
 
 
 class RandomSelectorConfig(ComponentConfig):
