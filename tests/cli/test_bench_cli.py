@@ -140,3 +140,41 @@ def test_bench_needs_exactly_one_source(setup: tuple[Path, Path]) -> None:
     both = runner.invoke(app, ["bench", str(recipe), "--input", str(data), "--dataset", "gsm8k"])
     assert neither.exit_code == both.exit_code == 2
     assert "exactly one of --input FILE and --dataset NAME" in neither.stderr
+
+
+def test_bench_reuses_identical_member_runs_only(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, data = setup
+    base = ["bench", str(recipe), "--input", str(data), "--batch-size", "2", "--format", "json"]
+    first = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    before = json.loads(first.stdout)
+    assert before["reused_baselines"] == {}
+
+    again = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "b"), "--baselines", str(tmp_path / "a")])
+    assert again.exit_code == 0, again.output
+    doc = json.loads(again.stdout)
+    assert doc["reused_baselines"] == {
+        "llama": str(tmp_path / "a" / "member-llama.jsonl"),
+        "gemma": str(tmp_path / "a" / "member-gemma.jsonl"),
+    }
+    for name in ("llama", "gemma"):  # copied whole, and their earlier time stands
+        copied, earlier = (tmp_path / d / f"member-{name}.jsonl" for d in ("b", "a"))
+        assert copied.read_text() == earlier.read_text()
+        old = next(m for m in before["members"] if m["name"] == name)
+        new = next(m for m in doc["members"] if m["name"] == name)
+        # the time is the records' batch times (the bench also counted writing them)
+        assert new["cost"]["seconds"] == pytest.approx(old["cost"]["seconds"], rel=0.2, abs=0.01)
+        assert new["correct"] == old["correct"]
+    assert doc["ensemble"]["cost"]["seconds"] > 0  # the ensemble itself ran
+    assert "not re-run" in (tmp_path / "b" / "report.html").read_text()
+
+    # a different run is never taken: other generation settings, other batches, other problems
+    for extra in (["--set", "generation.max_tokens=8"], ["--batch-size", "1"], ["--limit", "2"]):
+        other = runner.invoke(
+            app, [*base, *extra, "--output-dir", str(tmp_path / "c"), "--overwrite", "--baselines", str(tmp_path / "a")]
+        )
+        assert other.exit_code == 0, other.output
+        assert json.loads(other.stdout)["reused_baselines"] == {}, extra
+
+    missing = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "d"), "--baselines", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "--baselines" in missing.stderr

@@ -45,6 +45,13 @@ def bench(
         typer.Option("--output-dir", "-o", help="Folder for records and reports. [default: <input>.<recipe>.bench]"),
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier bench in the folder.")] = False,
+    baselines: Annotated[
+        str | None,
+        typer.Option(
+            help="Earlier bench folder: take a member's records and time from it instead of running it again, "
+            "when it is provably the same run (generator, generation settings, problems, batches).",
+        ),
+    ] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output on stdout.")] = OutputFormat.table,
     report: Annotated[str | None, typer.Option(help="HTML report path. [default: <output-dir>/report.html]")] = None,
     plot: Annotated[str | None, typer.Option(help="PNG figure path. [default: <output-dir>/report.png]")] = None,
@@ -78,6 +85,8 @@ def bench(
     out_dir = Path(output_dir or f"{stem}.{resolved.name}.bench")
     systems = systems_for(resolved, out_dir)
     _check_output(out_dir, [s.path for s in systems], overwrite)
+    if baselines is not None:
+        _reuse_baselines(systems[:-1], rows, batch_size, Path(baselines), console)
 
     runner = Bench(systems)
     with console.status("loading models…"):
@@ -95,6 +104,12 @@ def bench(
     members = {s.name: s.records for s in systems[:-1]}
     result = compare(members, ensemble.records, {s.name: s.seconds for s in systems}, ensemble_name=ensemble.name)
     tables = bench_tables(result, resolved.name)
+    reused = {s.name: str(s.reused) for s in systems if s.reused is not None}
+    if reused:
+        tables[0].notes.append(
+            "not re-run (same run found by --baselines; records and time from then): "
+            + "; ".join(f"{name} from {path}" for name, path in reused.items())
+        )
     document = {
         "recipe": resolved.name,
         "recipe_hash": resolved.hash,
@@ -103,6 +118,7 @@ def bench(
         "load_seconds": round(load_s, 3),
         **result.to_dict(),
         "files": {s.name: str(s.path) for s in systems},
+        "reused_baselines": reused,
     }
     (out_dir / "bench.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     png = bench_figure(result, resolved.name)
@@ -121,6 +137,21 @@ def _check_output(out_dir: Path, files: list[Path], overwrite: bool) -> None:
         raise UsageError(
             f"{out_dir} already holds a bench ({', '.join(existing)}); pass --overwrite or choose --output-dir"
         )
+
+
+def _reuse_baselines(members, rows, batch_size: int, folder: Path, console) -> None:  # noqa: ANN001
+    """Mark each member whose identical run ``folder`` holds; say which were found and which not."""
+    from ..evaluation.baselines import find_baseline
+
+    if not folder.is_dir():
+        raise UsageError(f"--baselines {folder}: not a folder (give an earlier bench's --output-dir)")
+    for system in members:
+        found = find_baseline(system.resolved.as_dict(), rows, batch_size, folder)
+        if found is None:
+            console.print(f"{system.name}: no identical run in {folder}; running it", markup=False)
+        else:
+            system.reuse(found)
+            console.print(f"{system.name}: reusing {found.path} ({found.seconds:.1f} s generating)", markup=False)
 
 
 def _run(runner, rows, batch_size: int, console) -> None:  # noqa: ANN001 - rich/bench types imported late

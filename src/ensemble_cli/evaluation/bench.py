@@ -12,6 +12,8 @@ own batch calls; loading is measured apart.
 
 Every system writes its records (the ``ensemble run`` format) to its own JSONL file as it goes, so
 an interrupted bench keeps what it produced and each file can be re-graded with ``ensemble eval``.
+A member marked ``reused`` (see ``baselines``) is not run: its earlier records are copied to its
+file and its earlier time stands.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..core.pool import ModelPool
 from ..io.writers import ResultWriter
 from ..plugins import get_registry
 from ..recipe import ResolvedRecipe, validate_recipe
+from .baselines import Baseline
 from .datasets import Row
 
 if TYPE_CHECKING:
@@ -64,6 +67,13 @@ class System:
     is_ensemble: bool = False
     seconds: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)
+    reused: Path | None = None  #: the earlier records file this member's run was taken from
+
+    def reuse(self, baseline: Baseline) -> None:
+        """Take an earlier identical run (``baselines.find_baseline``) instead of running."""
+        self.reused = baseline.path
+        self.records = list(baseline.records)
+        self.seconds = baseline.seconds
 
 
 def systems_for(resolved: ResolvedRecipe, out_dir: Path, registry: Registry | None = None) -> list[System]:
@@ -91,7 +101,9 @@ class Bench:
         """Load all models (each once); return the seconds it took."""
         t0 = time.perf_counter()
         seen: set[str] = set()
-        for pipeline in self._pipelines:
+        for system, pipeline in zip(self.systems, self._pipelines, strict=True):
+            if system.reused is not None:
+                continue
             pipeline.load(on_model=lambda name: _once(name, seen, on_model))
         return time.perf_counter() - t0
 
@@ -104,6 +116,12 @@ class Bench:
         """Run ``rows`` batch by batch through every system; ``on_batch(system, rows)`` after each."""
         writers = [ResultWriter(s.path) for s in self.systems]
         try:
+            for system, writer in zip(self.systems, writers, strict=True):
+                if system.reused is not None:
+                    for record in system.records:
+                        writer.write(record)
+                    if on_batch is not None:
+                        on_batch(system, len(system.records))
             runners = [
                 BatchRunner(
                     pipeline,
@@ -118,6 +136,8 @@ class Bench:
             for start in range(0, len(rows), batch_size):
                 batch = rows[start : start + batch_size]
                 for system, runner in zip(self.systems, runners, strict=True):
+                    if system.reused is not None:
+                        continue
                     t0 = time.perf_counter()
                     runner.run(batch)
                     system.seconds += time.perf_counter() - t0
