@@ -12,8 +12,14 @@ process (so a busy machine distorts every column alike):
 Outputs are forced to full length (``ignore_eos``, no stop strings) so every mode writes the same
 number of tokens. Prints time per generated token and ratio = ensemble / (smol alone + gemma alone).
 
+Each batch size makes ``--repeats`` timed passes over the prompts (default 3); within a pass every
+mode runs on each group in turn, in an order that rotates from pass to pass, and each mode's figure
+is its median pass. One pass at batch 8 is a single ~15 s run per mode, and a run-to-run wobble of
+that size on a shared 2-core machine is as large as the overhead being measured.
+
     python benchmarks/bench_token_ensemble.py           # the issue's configuration: 8 prompts, 128 tokens
     python benchmarks/bench_token_ensemble.py --quick   # 2 prompts, 32 tokens: a smoke run
+    python benchmarks/bench_token_ensemble.py --batches 8 --repeats 5   # one batch size, more passes
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -79,6 +86,7 @@ def main() -> None:
     ap.add_argument("--batches", default="1,8", help="batch sizes, comma-separated (default 1,8)")
     ap.add_argument("--prompts", type=int, default=None)
     ap.add_argument("--tokens", type=int, default=None)
+    ap.add_argument("--repeats", type=int, default=3, help="timed passes per batch size; the median is kept")
     args = ap.parse_args()
     n_prompts = args.prompts or (2 if args.quick else 8)
     length = args.tokens or (32 if args.quick else 128)
@@ -95,24 +103,35 @@ def main() -> None:
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
         # every mode runs on each group in turn, so load changes on a shared machine hit all alike
-        times = {"smol": 0.0, "gemma": 0.0, "union": 0.0, "topk-union": 0.0, "gated": 0.0}
-        gated_share = []
-        for group in chunks(examples, batch):
-            for k, v in time_alone(union, group, length).items():
-                times[k] += v
-            for name, pipe in (("union", union), ("topk-union", topk), ("gated", gated)):
-                t, res = time_ensemble(pipe, group)
-                assert all(r.rounds == length for r in res), name
-                times[name] += t
-                if name == "gated":
-                    gated_share.extend(r.summary["gated_share"] for r in res)
+        modes = ["alone", "union", "topk-union", "gated"]
+        pipes = {"union": union, "topk-union": topk, "gated": gated}
+        passes: list[dict[str, float]] = []
+        gated_share: list[float] = []
+        for rep in range(args.repeats):
+            times = dict.fromkeys(("smol", "gemma", "union", "topk-union", "gated"), 0.0)
+            order = modes[rep % len(modes):] + modes[: rep % len(modes)]
+            for group in chunks(examples, batch):
+                for name in order:
+                    if name == "alone":
+                        for k, v in time_alone(union, group, length).items():
+                            times[k] += v
+                        continue
+                    t, res = time_ensemble(pipes[name], group)
+                    assert all(r.rounds == length for r in res), name
+                    times[name] += t
+                    if name == "gated" and rep == 0:
+                        gated_share.extend(r.summary["gated_share"] for r in res)
+            passes.append(times)
+        times = {k: statistics.median(p[k] for p in passes) for k in passes[0]}
         tokens = n_prompts * length
-        base = times["smol"] + times["gemma"]
         row = {"batch": batch, "tokens": tokens, **{f"{k}_ms_per_token": 1000 * v / tokens for k, v in times.items()}}
+        # ratios pair each pass's own measurements (taken minutes apart at most), then the median
         for name in ("union", "topk-union"):
-            row[f"{name}_ratio"] = times[name] / base
+            per_pass = [p[name] / (p["smol"] + p["gemma"]) for p in passes]
+            row[f"{name}_ratio"] = statistics.median(per_pass)
+            row[f"{name}_ratio_per_pass"] = [round(x, 3) for x in per_pass]
         row["gated_ensembled_share"] = 1 - sum(gated_share) / len(gated_share)
-        row["gated_speedup_over_union"] = times["union"] / times["gated"]
+        row["gated_speedup_over_union"] = statistics.median(p["union"] / p["gated"] for p in passes)
         rows.append(row)
         print(json.dumps(row), flush=True)
     print("\nsummary (ms per generated token; ratio = ensemble / (smol alone + gemma alone))")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
 
+from ensemble_cli.aggregators import token_level
+from ensemble_cli.aggregators.distributions import MemberDist
 from ensemble_cli.aggregators.topk_union import TopkUnionAggregator
 from ensemble_cli.aggregators.union import UnionAggregator
 from ensemble_cli.core.components import EnsembleContext, Member
@@ -157,3 +160,87 @@ def test_emit_streams_final_text_and_cancel_stops(gemma, llama):
     for i, r in enumerate(res):
         assert "".join(ctx.pieces.get(i, [])) == r.output
     assert res[1].stop_cause == "cancelled" and res[1].finish_reason == "stop" and res[1].rounds < 20
+
+
+@pytest.fixture(scope="module")
+def peaky():
+    """The tiny models with their final norm scaled up: peaked distributions, as trained models give,
+    so greedy ``union`` steps settle on candidates (flat random models almost never do)."""
+    lm, ltok = tiny_llama(1)
+    lm.model.norm.weight.data.mul_(40.0)
+    gm, gtok = tiny_gemma3(2)
+    gm.model.norm.weight.data.add_(39.0)  # Gemma's norm scales by (1 + weight)
+    return make_generator(lm, ltok, "llama"), make_generator(gm, gtok, "gemma3")
+
+
+def _count_settled(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    original = token_level._choose_settled
+
+    def counting(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(token_level, "_choose_settled", counting)
+    return calls
+
+
+@pytest.mark.parametrize("weights", ["uniform", {"l": 0.7, "g": 0.3}])
+def test_union_greedy_shortcut_chooses_as_the_full_merge(peaky, weights, monkeypatch):
+    members = [Member("l", peaky[0]), Member("g", peaky[1])]
+    settings = GenerationSettings(max_tokens=40)
+    settled = _count_settled(monkeypatch)
+    fast = run("union", members, settings, weights=weights)
+    steps = sum(r.rounds for r in fast)
+    assert 0 < len(settled) <= steps  # the shortcut really ran
+    monkeypatch.setattr(UnionAggregator, "candidates", lambda self, step: None)  # every step: full merge
+    full = run("union", members, settings, weights=weights)
+    assert [r.output for r in fast] == [r.output for r in full]
+    for a, b in zip(fast, full, strict=True):
+        assert [(x.model, x.text) for x in a.attribution] == [(x.model, x.text) for x in b.attribution]
+        assert [x.score for x in a.attribution] == pytest.approx([x.score for x in b.attribution], rel=1e-4)
+
+
+def test_union_rows_the_bound_cannot_settle_take_the_full_merge(peaky, monkeypatch):
+    """One batch mixing settled rows and rows whose bound fails gives what each gets alone."""
+    members = [Member("l", peaky[0]), Member("g", peaky[1])]
+    settings = GenerationSettings(max_tokens=30)
+    reference = run("union", members, settings)
+    original = UnionAggregator.candidates
+
+    def half_unsettled(self, step):
+        found = original(self, step)
+        found.bound[1::2] = float("inf")  # odd rows can never settle
+        return found
+
+    monkeypatch.setattr(UnionAggregator, "candidates", half_unsettled)
+    settled = _count_settled(monkeypatch)
+    mixed = run("union", members, settings)
+    assert settled
+    assert [r.output for r in mixed] == [r.output for r in reference]
+
+
+def test_union_self_ensemble_through_the_shortcut(peaky, monkeypatch):
+    gen = peaky[1]
+    settings = GenerationSettings(max_tokens=32)
+    ref = gen.open(EXAMPLES, settings).generate(32)
+    settled = _count_settled(monkeypatch)
+    results = run("union", [Member("x", gen), Member("y", gen)], settings, weights={"x": 0.5, "y": 0.5})
+    assert settled
+    assert [r.output for r in results] == [s.text for s in ref]
+
+
+def test_member_dist_agrees_with_softmax():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 1000) * 4
+    d = MemberDist(logits)
+    probs = torch.softmax(logits, dim=-1)
+    ids = torch.randint(0, 1000, (3, 7))
+    assert torch.allclose(d.gather(1, ids), probs.gather(1, ids), rtol=1e-5, atol=1e-9)
+    p, top = d.topk(5)
+    assert torch.equal(top, logits.topk(5, dim=-1).indices)
+    assert torch.allclose(p, probs.topk(5, dim=-1).values, rtol=1e-5)
+    assert torch.allclose(d.peak(logits.argmax(dim=-1)), probs.max(dim=-1).values, rtol=1e-5)
+    sub = d.rows(torch.tensor([2, 0]))
+    assert torch.allclose(sub.gather(1, ids[[2, 0]]), probs[[2, 0]].gather(1, ids[[2, 0]]), rtol=1e-5)
+    assert torch.equal(d.probs, probs)

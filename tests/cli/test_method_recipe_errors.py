@@ -28,6 +28,14 @@ def write(tmp_path: Path, **parts) -> Path:
      "aggregator.params.length_thresholds: 3 length bands but only 2 model(s)"),
     ({"selector": {"type": "zscore", "params": {"reference_stats": "REF"}}},
      "selector.params.reference_stats: REF has no statistics for model(s) 'gemma' (it has: smol)"),
+    ({"aggregator": {"type": "union", "params": {"primary": "smoll", "threshold": 0.9}}},
+     "aggregator.params.primary: 'smoll' is not a model of this recipe"),
+    ({"aggregator": {"type": "topk-union", "params": {"weights": {"smol": 0.6, "gema": 0.4}}}},
+     "aggregator.params.weights.gema: 'gema' is not a model of this recipe"),
+    ({"aggregator": {"type": "union", "params": {"weights": {"smol": 1.0}}}},
+     "aggregator.params.weights: no weight for gemma"),
+    ({"aggregator": {"type": "union", "params": {"weights": {"smol": 0.0, "gemma": 0.0}}}},
+     "aggregator.params.weights: at least one weight must be > 0"),
 ])
 def test_bad_method_recipe_exits_2_naming_the_field(tmp_path, parts, expected):
     ref = tmp_path / "ref.json"

@@ -32,6 +32,10 @@ Keeping members in step, without ever re-encoding the context:
   time they are needed (a member runs when at least one row of the batch needs it, and then catches
   up every row it can, in the same forward).
 
+A method may settle a greedy step without scoring the whole union (``candidates``: ``union``
+scores its members' top tokens exactly and bounds every other entry); rows it cannot settle take the
+full ``merge``. Members' distributions (``MemberDist``) are computed only as far as the step needs.
+
 Ties in greedy choice go to an entry a voting member put first (first member first), else to the
 lowest entry (the first member's lowest token id). Special tokens never enter the text: every
 member's end-of-sequence ids share one ``end`` entry (choosing it stops the example), and other
@@ -50,13 +54,14 @@ from typing import Any, Literal
 import torch
 from pydantic import Field, model_validator
 
-from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member
+from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member, Problem
 from ..core.pool import default_pool, spec_key
 from ..core.seeding import row_seed
 from ..core.types import Attribution, Example, GenerationSettings, Result, Usage
 from ..errors import RecipeError, UsageError
 from ..generators.hf_session import HFSessionBatch
 from ..vocab.union import END, SPECIAL, UnionVocab, union_vocab
+from .distributions import MemberDist
 
 
 class TokenLevelConfig(ComponentConfig):
@@ -107,8 +112,28 @@ class StepInput:
     """What a method merges for one step of a batch."""
 
     union: UnionVocab
-    probs: list[torch.Tensor | None]  # per member: [rows, vocab] float probabilities (None: did not run)
+    dists: list[MemberDist | None]  # per member: its next-token distribution per row (None: did not run)
     weights: torch.Tensor  # [members, rows]; 0 where the member does not vote
+
+    def subset(self, rows: list[int]) -> StepInput:
+        """The same step for some of its rows."""
+        idx = torch.tensor(rows, dtype=torch.long)
+        return StepInput(self.union, [None if d is None else d.rows(idx) for d in self.dists], self.weights[:, idx])
+
+
+@dataclass
+class Candidates:
+    """A greedy step settled on a few entries per row (``TokenLevelAggregator.candidates``).
+
+    ``entries`` ``[rows, n]`` may repeat an entry and may hold ``len(union)``, a dummy that is never
+    chosen; ``scores`` are the method's exact scores of those entries; no entry outside ``entries``
+    can score above ``bound`` (per row). A row is settled when its best choosable candidate beats
+    its bound; other rows fall back to the full merge.
+    """
+
+    entries: torch.Tensor
+    scores: torch.Tensor
+    bound: torch.Tensor
 
 
 class TokenLevelAggregator(Aggregator):
@@ -120,6 +145,29 @@ class TokenLevelAggregator(Aggregator):
     def merge(self, step: StepInput) -> torch.Tensor:
         """Scores ``[rows, len(union)]`` (higher is better); -1 marks an entry that is not a candidate."""
         raise NotImplementedError
+
+    def candidates(self, step: StepInput) -> Candidates | None:
+        """For a greedy step: the few entries that can win, scored exactly as ``merge`` would, with a
+        bound on every other entry's score; None when the method has no such shortcut."""
+        return None
+
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        """``weights`` and ``primary`` name models of the recipe (caught at ``recipes validate``, not mid-run)."""
+        assert isinstance(config, TokenLevelConfig)
+        problems = []
+        if config.primary is not None and config.primary not in models:
+            problems.append(Problem("primary", f"{config.primary!r} is not a model of this recipe"))
+        if isinstance(config.weights, dict):
+            for name in config.weights:
+                if name not in models:
+                    problems.append(Problem(f"weights.{name}", f"{name!r} is not a model of this recipe"))
+            missing = [n for n in models if n not in config.weights]
+            if missing:
+                problems.append(Problem("weights", f"no weight for {', '.join(missing)}"))
+            elif sum(config.weights.values()) <= 0:
+                problems.append(Problem("weights", "at least one weight must be > 0"))
+        return problems
 
     # ------------------------------------------------------------------ setup
     def _weights(self, members: Sequence[Member]) -> list[float]:
@@ -198,6 +246,7 @@ class _Stepper:
             blocked = blocked.clone()
             blocked[union.end] = True
         self.blocked = blocked.nonzero().flatten()
+        self.blocked_ext = torch.cat([blocked, torch.ones(1, dtype=torch.bool)])  # + the dummy entry
 
     def _cancelled(self, st: _Row) -> bool:
         return self.ctx.is_cancelled(st.index)
@@ -224,7 +273,7 @@ class _Stepper:
             return
         able = [[live[r] and (fed[m][r] == len(st.out) or not st.pending) for r, st in enumerate(rows)]
                 for m in range(n_members)]
-        probs: list[torch.Tensor | None] = [None] * n_members
+        dists: list[MemberDist | None] = [None] * n_members
         top: list[list[int] | None] = [None] * n_members  # each member's top token per row
         gated = [False] * n_rows
         order = list(range(n_members))
@@ -238,26 +287,23 @@ class _Stepper:
             if not any(need):
                 continue
             self._catch_up(m, rows, fed, able[m])
-            logits = self.sessions[m].next_logits().float()
-            probs[m] = torch.softmax(logits, dim=-1)
-            top[m] = logits.argmax(dim=-1).tolist()
+            dist = dists[m] = MemberDist(self.sessions[m].next_logits().float())
+            argmax = dist.logits.argmax(dim=-1)
+            top[m] = argmax.tolist()
             if m == self.primary:
                 assert self.threshold is not None
-                peak = probs[m].max(dim=-1).values.tolist()
+                peak = dist.peak(argmax).tolist()
                 gated = [need[r] and peak[r] > self.threshold for r in range(n_rows)]
         weights = torch.zeros(n_members, n_rows)
         for m in range(n_members):
-            if probs[m] is None:
+            if dists[m] is None:
                 continue
             for r in range(n_rows):
                 voting = able[m][r] and (not gated[r] or m == self.primary)
                 if voting and live[r]:
                     weights[m, r] = self.weights[m]
-        scores = self.method.merge(StepInput(self.union, probs, weights))
-        scores.index_fill_(1, self.blocked, -1.0)
-        for r, st in enumerate(rows):
-            if live[r] and st.pending:
-                scores[r] = self._continuations(st.pending, probs, weights[:, r], r)
+        step = StepInput(self.union, dists, weights)
+        scores = self._scores(step, rows, live)
         top_entry = [None if t is None else self.union.members[m].token_entry[t].tolist()
                      for m, t in enumerate(top)]
         for r, st in enumerate(rows):
@@ -268,11 +314,43 @@ class _Stepper:
                 st.finish, st.cause = "stop", "no_voter"
                 continue
             firsts = [top_entry[m][r] for m in voters]  # type: ignore[index]
-            e = self._choose(scores[r], firsts, st)
+            row = scores[r]
+            if isinstance(row, tuple):
+                e, score = _choose_settled(*row, firsts)
+            else:
+                e = self._choose(row, firsts, st)
+                score = float(row[e])
             self._apply(st, r, e, voters, [top[m][r] for m in voters], firsts, fed,  # type: ignore[index]
-                        float(scores[r, e]) / max(float(weights[:, r].sum()), 1e-12), gated[r])
+                        score / max(float(weights[:, r].sum()), 1e-12), gated[r])
 
-    def _continuations(self, pending: bytes, probs: list[torch.Tensor | None], w: torch.Tensor, r: int) -> torch.Tensor:
+    def _scores(self, step: StepInput, rows: list[_Row], live: list[bool]) -> list[Any]:
+        """Per live row: a full score row ``[len(union)]``, or (entries, scores) when a greedy step was
+        settled on a few candidates (``Candidates``: exact, so the choice is the one the full merge makes)."""
+        out: list[Any] = [None] * len(rows)
+        full: list[int] = []
+        for r, st in enumerate(rows):
+            if live[r] and st.pending:
+                out[r] = self._continuations(st.pending, step.dists, step.weights[:, r], r)
+            elif live[r]:
+                full.append(r)
+        if full and self.settings.temperature <= 0.0:
+            found = self.method.candidates(step)
+            if found is not None:
+                choosable = ~self.blocked_ext[found.entries]
+                best = found.scores.masked_fill(~choosable, -1.0).max(dim=1).values
+                # a hair of margin: the bound and the full merge's scores may differ in the last float bit
+                settled = (best > found.bound * (1 + 1e-5)).tolist()
+                for r in [r for r in full if settled[r]]:
+                    out[r] = (found.entries[r][choosable[r]], found.scores[r][choosable[r]])
+                full = [r for r in full if not settled[r]]
+        if full:
+            merged = self.method.merge(step.subset(full) if len(full) < len(rows) else step)
+            merged.index_fill_(1, self.blocked, -1.0)
+            for i, r in enumerate(full):
+                out[r] = merged[i]
+        return out
+
+    def _continuations(self, pending: bytes, dists: list[MemberDist | None], w: torch.Tensor, r: int) -> torch.Tensor:
         """Scores of the entries that validly continue an incomplete character (all else -1)."""
         u = self.union
         cands = [int(e) for e in u.continuation.tolist() if _valid_prefix(pending + u.entry_bytes(int(e)))]
@@ -281,9 +359,9 @@ class _Stepper:
             return out
         idx = torch.tensor(cands, dtype=torch.long)
         total = torch.zeros(len(cands))
-        for m, p in enumerate(probs):
-            if p is not None and w[m] > 0:
-                total += w[m] * u.entry_probs(m, p[r : r + 1], idx[None, :])[0]
+        for m, d in enumerate(dists):
+            if d is not None and w[m] > 0:
+                total += w[m] * u.entry_probs(m, d.rows(slice(r, r + 1)), idx[None, :])[0]
         out[idx] = total
         return out
 
@@ -367,6 +445,17 @@ class _Stepper:
             texts: list[str | None] = [None] * len(per_row)
             texts[r] = st.text[len(session.text(r)) :]
             session.feed(per_row, texts)
+
+
+def _choose_settled(entries: torch.Tensor, scores: torch.Tensor, firsts: list[int]) -> tuple[int, float]:
+    """``_choose``'s greedy rule over a settled step's candidates: the best score; ties go to a voter's
+    own first choice (first member first), else to the lowest entry, as ``argmax`` over the full row."""
+    best = float(scores.max())
+    tied = entries[scores == best].tolist()
+    for e in firsts:
+        if e in tied:
+            return e, best
+    return min(tied), best
 
 
 def _valid_prefix(data: bytes) -> bool:

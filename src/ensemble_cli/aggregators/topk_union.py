@@ -29,10 +29,10 @@ class TopkUnionAggregator(TokenLevelAggregator):
         rows = step.weights.shape[1]
         dummy = len(u)  # a column no member spells: stands in for tokens that cannot be candidates
         cands = []
-        for m, p in enumerate(step.probs):
-            if p is None:
+        for m, d in enumerate(step.dists):
+            if d is None:
                 continue
-            ids = p.topk(min(self.config.k, p.shape[1]), dim=-1).indices
+            ids = d.topk(self.config.k)[1]
             ent = u.members[m].token_entry[ids]
             ok = (ent >= 0) & (step.weights[m][:, None] > 0)
             cands.append(torch.where(ok, ent, torch.full_like(ent, dummy)))
@@ -43,11 +43,11 @@ class TopkUnionAggregator(TokenLevelAggregator):
         valid = c != dummy
         valid[:, 1:] &= c[:, 1:] != c[:, :-1]  # each entry once
         agg = torch.zeros(c.shape)
-        for m, p in enumerate(step.probs):
+        for m, d in enumerate(step.dists):
             w = step.weights[m]
-            if p is None or not bool((w > 0).any()):
+            if d is None or not bool((w > 0).any()):
                 continue
-            q = u.entry_probs(m, p, c) * valid
+            q = u.entry_probs(m, d, c) * valid
             q = q / q.sum(dim=1, keepdim=True).clamp(min=1e-30)
             agg += w[:, None] * q
         out.scatter_reduce_(1, c, torch.where(valid, agg, torch.full_like(agg, -1.0)), "amax")

@@ -5,13 +5,21 @@ entry per byte string, whoever spells it) and averaged with the recipe's weights
 is chosen from that average (greedy, or sampled with temperature/top-p). Stepping, catch-up of
 members whose tokenization differs, gating and attribution are shared with ``topk-union``
 (``token_level``).
+
+Greedy steps rarely need the whole average. ``candidates`` scores exactly the entries of each
+voting member's ``GREEDY_TOP`` most likely tokens; an entry outside them gets at most the
+(``GREEDY_TOP``+1)-th probability from each member, so when the best candidate beats the weighted
+sum of those, it is the full merge's choice (same ties) and the 265k-entry layout is skipped. A row
+where that bound does not hold (flat distributions) takes the full merge.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .token_level import StepInput, TokenLevelAggregator
+from .token_level import Candidates, StepInput, TokenLevelAggregator
+
+GREEDY_TOP = 16  #: tokens per member scored exactly on a greedy step
 
 
 class UnionAggregator(TokenLevelAggregator):
@@ -20,9 +28,28 @@ class UnionAggregator(TokenLevelAggregator):
     def merge(self, step: StepInput) -> torch.Tensor:
         u = step.union
         out = torch.zeros(step.weights.shape[1], len(u))
-        for m, p in enumerate(step.probs):
+        for m, d in enumerate(step.dists):
             w = step.weights[m]
-            if p is None or not bool((w > 0).any()):
+            if d is None or not bool((w > 0).any()):
                 continue
-            out.addcmul_(u.union_probs(m, p), w[:, None])
+            out.addcmul_(u.union_probs(m, d.probs), w[:, None])
         return out
+
+    def candidates(self, step: StepInput) -> Candidates | None:
+        u = step.union
+        rows = step.weights.shape[1]
+        voting = [(m, d) for m, d in enumerate(step.dists) if d is not None and bool((step.weights[m] > 0).any())]
+        if not voting:
+            return None
+        entries, bound = [], torch.zeros(rows)
+        for m, d in voting:
+            p, ids = d.topk(GREEDY_TOP + 1)
+            ent = u.members[m].token_entry[ids[:, :GREEDY_TOP]]
+            entries.append(torch.where(ent >= 0, ent, torch.full_like(ent, len(u))))
+            if p.shape[1] > GREEDY_TOP:  # else every token of the member is a candidate
+                bound.addcmul_(p[:, GREEDY_TOP], step.weights[m])
+        c = torch.cat(entries, dim=1)
+        scores = torch.zeros(c.shape)
+        for m, d in voting:  # the full merge's order and arithmetic, on the candidates only
+            scores.addcmul_(u.entry_probs(m, d, c), step.weights[m][:, None])
+        return Candidates(c, scores, bound)

@@ -31,7 +31,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -40,6 +40,15 @@ from .token_bytes import is_byte_fallback, token_bytes
 
 FORMAT = 1
 TEXT, END, SPECIAL = 0, 1, 2
+
+
+class Probabilities(Protocol):
+    """What ``entry_probs`` needs of a member's probabilities: a tensor's ``gather`` along the vocabulary."""
+
+    @property
+    def dtype(self) -> torch.dtype: ...
+
+    def gather(self, dim: int, index: torch.Tensor) -> torch.Tensor: ...
 
 
 @dataclass
@@ -80,11 +89,12 @@ class UnionVocab:
             cache[m] = table
         return cache[m]
 
-    def entry_probs(self, m: int, probs: torch.Tensor, entries: torch.Tensor) -> torch.Tensor:
+    def entry_probs(self, m: int, probs: Probabilities, entries: torch.Tensor) -> torch.Tensor:
         """Member ``m``'s probability of each of ``entries`` (``[rows, k]``, may hold the dummy ``len``).
 
         A member that spells an entry with several tokens contributes its most likely spelling, so a
-        model ensembled with itself ranks entries exactly as it ranks its own tokens.
+        model ensembled with itself ranks entries exactly as it ranks its own tokens. ``probs`` is a
+        ``[rows, vocab]`` tensor or anything that gathers like one (a step's lazy ``MemberDist``).
         """
         table = self.spellings(m)
         out = torch.zeros(entries.shape, dtype=probs.dtype)
