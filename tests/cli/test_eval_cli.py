@@ -31,6 +31,8 @@ def sample(tmp_path: Path) -> Path:
             record("d", "2", "$\\boxed{\\frac{4}{2}}$", subject="geometry", tokens=30, seconds=2.0),
             record("e", "7", None),  # no label: not graded
             "not json",
+            "[1, 2]",
+            {"output": "no id here"},
         ],
     )
 
@@ -41,10 +43,12 @@ def test_json_document(tmp_path: Path) -> None:
     [doc] = json.loads(result.stdout)["files"]
     assert (doc["correct"], doc["total"], doc["accuracy"]) == (2, 4, 0.5)
     assert doc["ci95"][0] < 0.5 < doc["ci95"][1]
-    assert (doc["missing_answer"], doc["errors"], doc["ungraded"], doc["bad_lines"]) == (1, 1, 1, 1)
+    assert (doc["missing_answer"], doc["errors"], doc["ungraded"], doc["bad_lines"]) == (1, 1, 1, 3)
+    assert doc["bad_line_numbers"] == [6, 7, 8]
     assert doc["mean_completion_tokens"] == 20.0 and doc["mean_latency_s"] == 2.0
     assert doc["by_subject"]["algebra"]["correct"] == 1 and doc["by_subject"]["geometry"]["accuracy"] == 1.0
-    assert "1 lines are not records" in result.stderr
+    assert "3 lines are not records; skipped: line 6 (not JSON: Expecting value at column 1)" in result.stderr
+    assert 'line 7 (a JSON list, not an object), line 8 (no "id")' in result.stderr
 
 
 def test_table_and_markdown(tmp_path: Path) -> None:

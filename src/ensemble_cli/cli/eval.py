@@ -36,13 +36,16 @@ def eval_command(
     for path in files:
         loaded = read_records(path)
         if loaded.bad_lines:
-            typer.echo(f"warning: {path}: {loaded.bad_lines} lines are not records; skipped", err=True)
+            typer.echo(
+                f"warning: {path}: {loaded.bad_lines} lines are not records; skipped: {loaded.describe_bad()}", err=True
+            )
         graded, ungraded = grade_all(loaded.records)
         if not graded:
             typer.echo(f"warning: {path}: no record has a gradable label", err=True)
         summary = summarize(Path(path).name if _unique_names(files) else path, graded, ungraded)
         summaries.append(summary)
-        document["files"].append({"path": path, **summary.to_dict(), "bad_lines": loaded.bad_lines})
+        bad = {"bad_lines": loaded.bad_lines, "bad_line_numbers": [n for n, _ in loaded.bad]}
+        document["files"].append({"path": path, **summary.to_dict(), **bad})
     tables = eval_tables(summaries)
     emit(tables, document, fmt)
     if report or plot:

@@ -2,8 +2,8 @@
 
 Follows the record contract in ``io.records``: the last record for an id wins (a retried row),
 rows keep the order their id first appeared. Lines that are not JSON objects with an id are
-counted, not fatal: a hand-edited file should still grade. A file that cannot be read at all is an
-``InputError`` (exit 2) naming it.
+skipped and reported by line number with the reason, not fatal: a hand-edited file should still
+grade. A file that cannot be read at all is an ``InputError`` (exit 2) naming it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ from ..errors import InputError
 class RecordFile:
     path: str
     records: list[dict[str, Any]] = field(default_factory=list)
-    bad_lines: int = 0
+    bad: list[tuple[int, str]] = field(default_factory=list)  #: (1-based line, why it is not a record)
+
+    @property
+    def bad_lines(self) -> int:
+        return len(self.bad)
+
+    def describe_bad(self, most: int = 5) -> str:
+        """``line 3 (not JSON: …), line 9 (no "id")`` — the first ``most``, then how many more."""
+        shown = ", ".join(f"line {n} ({why})" for n, why in self.bad[:most])
+        rest = len(self.bad) - most
+        return shown + (f" and {rest} more" if rest > 0 else "")
 
 
 def read_records(path: str | Path) -> RecordFile:
@@ -35,16 +45,22 @@ def read_records(path: str | Path) -> RecordFile:
         raise InputError(f"cannot read results file {path}: {exc.strerror or exc}") from None
     out = RecordFile(str(path))
     by_id: dict[str, dict[str, Any]] = {}
-    for raw in data.splitlines():
+    for line, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
             continue
         try:
             record = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            out.bad_lines += 1
+        except UnicodeDecodeError:
+            out.bad.append((line, "not UTF-8"))
             continue
-        if not isinstance(record, dict) or record.get("id") is None:
-            out.bad_lines += 1
+        except json.JSONDecodeError as exc:
+            out.bad.append((line, f"not JSON: {exc.msg} at column {exc.colno}"))
+            continue
+        if not isinstance(record, dict):
+            out.bad.append((line, f"a JSON {type(record).__name__}, not an object"))
+            continue
+        if record.get("id") is None:
+            out.bad.append((line, 'no "id"'))
             continue
         rid = str(record["id"])
         by_id[rid] = record  # an existing key keeps its first position: the last record wins in place
