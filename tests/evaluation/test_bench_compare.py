@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from eval_records import answers, record  # tests/evaluation is on sys.path (pytest prepend mode)
 
-from ensemble_cli.evaluation.compare import attributed_shares, compare
+from ensemble_cli.evaluation.compare import NO_MEMBER, attributed_shares, compare
+from ensemble_cli.evaluation.views import bench_tables
 
 
 def test_oracle_lift_and_mcnemar() -> None:
@@ -61,6 +62,22 @@ def test_attributed_shares_in_characters() -> None:
     ]
     assert attributed_shares(recs, ["a", "b", "c"]) == {"a": pytest.approx(5 / 6), "b": pytest.approx(1 / 6), "c": 0.0}
     assert attributed_shares([], ["a"]) == {"a": 0.0}
+
+
+def test_token_level_shared_credit_keeps_its_own_keys() -> None:
+    """``a+b`` (both ranked the token first) and an empty name (nobody did) are neither a's nor b's."""
+    recs = [record("p0", "1", attribution=[("a+b", "abcdef"), ("a", "g"), ("", "h"), ("b", "ij")])]
+    shares = attributed_shares(recs, ["a", "b"])
+    assert list(shares) == ["a", "b", "a+b", NO_MEMBER]
+    assert shares == {"a": pytest.approx(0.1), "b": pytest.approx(0.2), "a+b": pytest.approx(0.6),
+                      NO_MEMBER: pytest.approx(0.1)}
+    ens = [record("p0", "1", attribution=[("a+b", "abcdef"), ("a", "g"), ("", "h"), ("b", "ij")])]
+    result = compare({"a": answers("1"), "b": answers("0")}, ens, {}, ensemble_name="e")
+    main = bench_tables(result, "tok")[0]
+    assert main.rows[0][-1] == "10.0%" and main.rows[1][-1] == "20.0%"
+    assert any(n.startswith("shared credit") and "a+b 60.0%" in n and f"{NO_MEMBER} 10.0%" in n for n in main.notes)
+    solo = compare({"a": answers("1"), "b": answers("0")}, [record("p0", "1", attribution=[("a", "x")])], {}, "e")
+    assert not any(n.startswith("shared credit") for n in bench_tables(solo, "seg")[0].notes)
 
 
 def test_to_dict_is_json_ready() -> None:

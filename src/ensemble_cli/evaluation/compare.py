@@ -114,13 +114,21 @@ def compare(
     )
 
 
+NO_MEMBER = "(no member's first choice)"  #: token-level text that no voting member ranked first
+
+
 def attributed_shares(records: Sequence[dict[str, Any]], members: Sequence[str]) -> dict[str, float]:
-    """Fraction of the attributed output characters each member wrote (members in recipe order)."""
+    """Fraction of the attributed output characters each member wrote (members in recipe order).
+
+    Token-level methods credit a piece to every member whose top choice it was (``"a+b"``), or to
+    none (an empty name: the merged choice was nobody's first); those keep keys of their own after
+    the members', so the shares still add up to one.
+    """
     chars = dict.fromkeys(members, 0)
     for record in records:
         for piece in record.get("attribution") or []:
             if isinstance(piece, dict) and isinstance(piece.get("text"), str):
-                model = str(piece.get("model"))
+                model = str(piece.get("model") or NO_MEMBER)
                 chars[model] = chars.get(model, 0) + len(piece["text"])
     total = sum(chars.values())
     return {m: (c / total if total else 0.0) for m, c in chars.items()}
