@@ -71,8 +71,7 @@ def test_token_level_shared_credit_keeps_its_own_keys() -> None:
     assert list(shares) == ["a", "b", "a+b", NO_MEMBER]
     assert shares == {"a": pytest.approx(0.1), "b": pytest.approx(0.2), "a+b": pytest.approx(0.6),
                       NO_MEMBER: pytest.approx(0.1)}
-    ens = [record("p0", "1", attribution=[("a+b", "abcdef"), ("a", "g"), ("", "h"), ("b", "ij")])]
-    result = compare({"a": answers("1"), "b": answers("0")}, ens, {}, ensemble_name="e")
+    result = compare({"a": answers("1"), "b": answers("0")}, recs, {}, ensemble_name="e")
     main = bench_tables(result, "tok")[0]
     assert main.rows[0][-1] == "10.0%" and main.rows[1][-1] == "20.0%"
     assert any(n.startswith("shared credit") and "a+b 60.0%" in n and f"{NO_MEMBER} 10.0%" in n for n in main.notes)

@@ -73,7 +73,8 @@ def bench_tables(c: Comparison, recipe: str) -> list[Table]:
         "time: generation wall time (models loaded once); ×: relative to the best member",
         "share: each member's part of the ensemble's attributed output (characters)",
     ]
-    joint = {k: v for k, v in c.shares.items() if k not in {m.name for m in c.members} and v > 0}
+    members = {m.name for m in c.members}
+    joint = {k: v for k, v in c.shares.items() if k not in members and v > 0}
     if joint:
         table.notes.append(
             "shared credit (token-level: the members whose top choice the chosen token was): "
