@@ -178,3 +178,66 @@ def test_bench_reuses_identical_member_runs_only(setup: tuple[Path, Path], tmp_p
 
     missing = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "d"), "--baselines", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "--baselines" in missing.stderr
+
+
+def test_bench_resume_finishes_an_interrupted_bench(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, data = setup
+    base = ["bench", str(recipe), "--input", str(data), "--batch-size", "2", "--format", "json"]
+    whole = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    full = json.loads(whole.stdout)
+
+    def lines(name: str) -> list[str]:
+        return (tmp_path / "whole" / name).read_text().splitlines(keepends=True)
+
+    # what an interruption leaves: one member done, one a batch in with a write cut short, the ensemble
+    # part way through its first batch; no bench.json
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "member-llama.jsonl").write_text("".join(lines("member-llama.jsonl")))
+    gemma = lines("member-gemma.jsonl")
+    (cut / "member-gemma.jsonl").write_text("".join(gemma[:2]) + gemma[2][:15])
+    (cut / "ensemble.jsonl").write_text(lines("ensemble.jsonl")[0])
+
+    again = runner.invoke(app, [*base, "--output-dir", str(cut), "--resume"])
+    assert again.exit_code == 0, again.output
+    assert "gemma: resuming after 2 of 3 problems" in again.stderr
+    assert "tiny-duo: resuming after 0 of 3 problems (1 record of an unfinished or failed batch run again)" in (
+        again.stderr
+    )
+    doc = json.loads(again.stdout)
+    assert doc["resumed"] == {"llama": 3, "gemma": 2}
+
+    def without_timing(path: Path) -> list[dict]:
+        return [{k: v for k, v in json.loads(line).items() if k != "timing"} for line in path.read_text().splitlines()]
+
+    for name in ("member-llama.jsonl", "member-gemma.jsonl", "ensemble.jsonl"):  # as if never stopped
+        assert without_timing(cut / name) == without_timing(tmp_path / "whole" / name), name
+    assert [m["correct"] for m in doc["members"]] == [m["correct"] for m in full["members"]]
+    assert doc["ensemble"]["correct"] == full["ensemble"]["correct"]
+    assert doc["oracle"] == full["oracle"]
+    assert "resumed (records and time of the first problems" in (cut / "report.html").read_text()
+
+    other = runner.invoke(app, [*base, "--output-dir", str(cut), "--resume", "--set", "generation.max_tokens=8"])
+    assert other.exit_code == 2
+    assert "member-llama.jsonl line 1: another recipe or other generation settings" in other.stderr
+    both = runner.invoke(app, [*base, "--output-dir", str(cut), "--resume", "--overwrite"])
+    assert both.exit_code == 2 and "contradict" in both.stderr
+
+
+def test_interrupted_bench_exits_130_and_says_how_to_resume(
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipe, data = setup
+    out = tmp_path / "stopped"
+    args = ["bench", str(recipe), "--input", str(data), "--output-dir", str(out), "--overwrite"]
+
+    def stopped(self: Bench, rows: object, batch_size: int = 8, on_batch: object = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Bench, "run", stopped)
+    monkeypatch.setattr("sys.argv", ["ensemble", *args])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert f"interrupted: the records so far are in {out}/" in result.stderr
+    assert f"continue with: ensemble bench {recipe} --input {data} --output-dir {out} --resume\n" in result.stderr

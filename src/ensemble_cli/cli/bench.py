@@ -9,7 +9,8 @@ Order of work, cheapest failure first: recipe (and every member recipe) validate
 output folder checked before any model loads. The output folder (default
 ``<input>.<recipe>.bench``) receives one records file per system as the run goes (``ensemble eval``
 can re-grade any of them), then ``bench.json`` (the ``--format json`` document), ``report.html``
-and ``report.png``. Progress goes to stderr; stdout carries only the result.
+and ``report.png``. Progress goes to stderr; stdout carries only the result. An interrupted bench
+continues where it stopped with ``--resume`` (see ``evaluation.resume``): it says the command.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import typer
 from ..errors import UsageError
 from ..io.readers import FieldMap, RowError
 from .eval_format import OutputFormat, emit
+from .resume_hint import resume_command
 from .run_display import stderr_console
 
 app = typer.Typer()
@@ -45,6 +47,13 @@ def bench(
         typer.Option("--output-dir", "-o", help="Folder for records and reports. [default: <input>.<recipe>.bench]"),
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier bench in the folder.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted bench in the folder: keep each system's finished batches, run the rest.",
+        ),
+    ] = False,
     baselines: Annotated[
         str | None,
         typer.Option(
@@ -73,6 +82,8 @@ def bench(
 
     if (input is None) == (dataset is None):
         raise UsageError("give exactly one of --input FILE and --dataset NAME")
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite contradict each other; pick one")
     console = stderr_console()
     resolved = load_recipe(recipe, overrides=tuple(overrides or ()))
     fields = FieldMap(prompt_field, label_field, id_field)
@@ -84,9 +95,13 @@ def bench(
     stem = dataset or ("stdin" if input == "-" else Path(str(input)).stem or "input")
     out_dir = Path(output_dir or f"{stem}.{resolved.name}.bench")
     systems = systems_for(resolved, out_dir)
-    _check_output(out_dir, [s.path for s in systems], overwrite)
+    if resume:
+        _resume(systems, rows, batch_size, console)
+    else:
+        _check_output(out_dir, [s.path for s in systems], overwrite)
     if baselines is not None:
-        _reuse_baselines(systems[:-1], rows, batch_size, Path(baselines), console)
+        unfinished = [s for s in systems[:-1] if len(s.records) < len(rows)]
+        _reuse_baselines(unfinished, rows, batch_size, Path(baselines), console)
 
     runner = Bench(systems)
     with console.status("loading models…"):
@@ -97,7 +112,10 @@ def bench(
     try:
         _run(runner, rows, batch_size, console)
     except KeyboardInterrupt:
-        console.print(f"\ninterrupted: the records so far are in {out_dir}/", style="yellow", markup=False)
+        stopped = f"\ninterrupted: the records so far are in {out_dir}/"
+        console.print(stopped, style="yellow", soft_wrap=True, markup=False)
+        hint = resume_command(str(out_dir), ("--output-dir", "-o"))
+        console.print(f"continue with: {hint}", soft_wrap=True, markup=False)  # one line to copy
         raise typer.Exit(130) from None
 
     ensemble = systems[-1]
@@ -110,6 +128,12 @@ def bench(
             "not re-run (same run found by --baselines; records and time from then): "
             + "; ".join(f"{name} from {path}" for name, path in reused.items())
         )
+    resumed = {s.name: s.resumed for s in systems if s.resumed}
+    if resumed:
+        tables[0].notes.append(
+            "resumed (records and time of the first problems from the interrupted run): "
+            + "; ".join(f"{name} {n}" for name, n in resumed.items())
+        )
     document = {
         "recipe": resolved.name,
         "recipe_hash": resolved.hash,
@@ -119,6 +143,7 @@ def bench(
         **result.to_dict(),
         "files": {s.name: str(s.path) for s in systems},
         "reused_baselines": reused,
+        "resumed": resumed,
     }
     (out_dir / "bench.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     png = bench_figure(result, resolved.name)
@@ -137,6 +162,21 @@ def _check_output(out_dir: Path, files: list[Path], overwrite: bool) -> None:
         raise UsageError(
             f"{out_dir} already holds a bench ({', '.join(existing)}); pass --overwrite or choose --output-dir"
         )
+
+
+def _resume(systems, rows, batch_size: int, console) -> None:  # noqa: ANN001 - bench types imported late
+    """Take each system's finished batches from its file in the folder; say what each kept."""
+    from ..evaluation.resume import resume_point
+
+    for system in systems:
+        point = resume_point(system.path, system.resolved.as_dict(), rows, batch_size)
+        if point is None:
+            continue
+        system.resume(point)
+        n = point.dropped
+        cut = f" ({n} record{'s' * (n != 1)} of an unfinished or failed batch run again)" if n else ""
+        said = f"{system.name}: resuming after {len(point.records)} of {len(rows)} problems{cut}"
+        console.print(said, soft_wrap=True, markup=False)
 
 
 def _reuse_baselines(members, rows, batch_size: int, folder: Path, console) -> None:  # noqa: ANN001

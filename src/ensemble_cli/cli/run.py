@@ -21,7 +21,6 @@ because an earlier run already recorded them), 2 usage/recipe/input error, 130 i
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 import time
 from itertools import islice
@@ -34,6 +33,7 @@ from ..batch import BatchRunner, RunStats, pending
 from ..errors import UsageError
 from ..io.readers import FieldMap, read_examples
 from ..io.writers import STDOUT, OutputState, ResultWriter, scan_output
+from .resume_hint import resume_command
 from .run_display import RunProgress, print_summary, stderr_console
 
 if TYPE_CHECKING:
@@ -60,9 +60,7 @@ def run(
     ],
     output: Annotated[
         str | None,
-        typer.Option(
-            "--output", "-o", help="Output JSONL file, or - for stdout. [default: <input>.<recipe>.jsonl]"
-        ),
+        typer.Option("--output", "-o", help="Output JSONL file, or - for stdout. [default: <input>.<recipe>.jsonl]"),
     ] = None,
     limit: Annotated[
         int | None, typer.Option(min=1, help="Only the first N rows of the input (before --resume skips).")
@@ -80,9 +78,7 @@ def run(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
     overrides: Annotated[
         list[str] | None,
-        typer.Option(
-            "--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."
-        ),
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."),
     ] = None,
     prompt_field: Annotated[str | None, typer.Option(help="Input field holding the prompt.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Input field holding the reference answer.")] = None,
@@ -116,8 +112,7 @@ def run(
     try:
         if writer.repaired_bytes:
             console.print(
-                f"removed an unfinished last line ({writer.repaired_bytes} bytes) "
-                f"left in {out} by an interrupted run",
+                f"removed an unfinished last line ({writer.repaired_bytes} bytes) left in {out} by an interrupted run",
                 style="yellow",
                 markup=False,
             )
@@ -131,7 +126,7 @@ def run(
         target = "stdout" if out == STDOUT else out
         console.print(f"\ninterrupted: {written} records written to {target}.", style="yellow", markup=False)
         if out != STDOUT:
-            console.print(f"continue with: {_resume_command(out)}", soft_wrap=True, markup=False)
+            console.print(f"continue with: {resume_command(out, ('--output', '-o'))}", soft_wrap=True, markup=False)
         raise typer.Exit(130) from None
     except BrokenPipeError:  # `ensemble run ... -o - | head`: the reader left; stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
@@ -189,14 +184,3 @@ def _generate(
         )
         stats = runner.run(todo)
     return load_seconds, stats
-
-
-def _resume_command(out: str) -> str:
-    """The command line of this run with ``--resume`` (and ``--output`` pinned) added."""
-    args = list(sys.argv[1:])
-    if "--resume" not in args:
-        args.append("--resume")
-    if not any(a in ("--output", "-o") or a.startswith("--output=") for a in args):
-        args += ["--output", out]
-    args = [a for a in args if a != "--overwrite"]
-    return "ensemble " + " ".join(shlex.quote(a) for a in args)

@@ -49,15 +49,13 @@ def run_key(recipe: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in recipe.items() if k not in _IDENTITY}
 
 
-def find_baseline(
-    recipe: dict[str, Any], rows: Sequence[Row], batch_size: int, folder: Path
-) -> Baseline | None:
+def find_baseline(recipe: dict[str, Any], rows: Sequence[Row], batch_size: int, folder: Path) -> Baseline | None:
     """The first ``member-*.jsonl`` in ``folder`` that is this member's run on ``rows``, else None."""
     key = run_key(recipe)
     for path in sorted(folder.glob("member-*.jsonl")):
         records = _read(path)
         if records is not None and _same_run(records, key, rows, batch_size):
-            return Baseline(path, records, _seconds(records, batch_size))
+            return Baseline(path, records, batch_seconds(records, batch_size))
     return None
 
 
@@ -76,24 +74,40 @@ def _read(path: Path) -> list[dict[str, Any]] | None:
 def _same_run(records: list[dict[str, Any]], key: dict[str, Any], rows: Sequence[Row], batch_size: int) -> bool:
     if len(records) != len(rows):
         return False
-    for i, (record, row) in enumerate(zip(records, rows, strict=True)):
-        if record.get("id") != row.id:
-            return False
-        if not isinstance(row, Example):
-            if "error" not in record:
-                return False
-            continue
-        if "error" in record or record.get("prompt") != row.prompt:
-            return False
-        if not isinstance(record.get("recipe"), dict) or run_key(record["recipe"]) != key:
-            return False
-        start = i - i % batch_size
-        if (record.get("timing") or {}).get("batch_size") != min(batch_size, len(rows) - start):
-            return False
-    return True
+    return all(difference(r, i, key, rows, batch_size) is None for i, r in enumerate(records))
 
 
-def _seconds(records: list[dict[str, Any]], batch_size: int) -> float:
+FAILED = "a failed row"  #: :func:`difference` of a generation error: not this run's result, run it again
+
+
+def difference(
+    record: dict[str, Any], index: int, key: dict[str, Any], rows: Sequence[Row], batch_size: int
+) -> str | None:
+    """Why ``record`` is not row ``index`` of the run ``key`` makes of ``rows`` (None: it is).
+
+    :data:`FAILED` for a generation error (the row's result is still owed); any other text names
+    what differs, so a caller can say which file holds another run and where.
+    """
+    row = rows[index]
+    if record.get("id") != row.id:
+        return f"id {record.get('id')!r} where problem {index + 1} is {row.id!r}"
+    if not isinstance(row, Example):
+        return None if "error" in record else f"a result for {row.id!r}, an unusable input row here"
+    if "error" in record:
+        return FAILED
+    if record.get("prompt") != row.prompt:
+        return f"another prompt for {row.id!r}"
+    if not isinstance(record.get("recipe"), dict) or run_key(record["recipe"]) != key:
+        return "another recipe or other generation settings"
+    start = index - index % batch_size
+    expected = min(batch_size, len(rows) - start)
+    got = (record.get("timing") or {}).get("batch_size")
+    if got != expected:
+        return f"a batch of {got} where --batch-size {batch_size} makes {expected}"
+    return None
+
+
+def batch_seconds(records: list[dict[str, Any]], batch_size: int) -> float:
     """Sum of batch times: every record of a batch carries that batch's time; count it once."""
     total = 0.0
     for start in range(0, len(records), batch_size):

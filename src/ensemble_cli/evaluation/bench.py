@@ -13,7 +13,8 @@ own batch calls; loading is measured apart.
 Every system writes its records (the ``ensemble run`` format) to its own JSONL file as it goes, so
 an interrupted bench keeps what it produced and each file can be re-graded with ``ensemble eval``.
 A member marked ``reused`` (see ``baselines``) is not run: its earlier records are copied to its
-file and its earlier time stands.
+file and its earlier time stands. A system marked ``resumed`` (see ``resume``) keeps the records its
+file already holds and runs only the batches after them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..plugins import get_registry
 from ..recipe import ResolvedRecipe, validate_recipe
 from .baselines import Baseline
 from .datasets import Row
+from .resume import Resumed
 
 if TYPE_CHECKING:
     from ..core.pipeline import Pipeline
@@ -68,12 +70,20 @@ class System:
     seconds: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)
     reused: Path | None = None  #: the earlier records file this member's run was taken from
+    resumed: int = 0  #: records kept from an interrupted run of this bench (its file holds them)
 
     def reuse(self, baseline: Baseline) -> None:
         """Take an earlier identical run (``baselines.find_baseline``) instead of running."""
         self.reused = baseline.path
+        self.resumed = 0
         self.records = list(baseline.records)
         self.seconds = baseline.seconds
+
+    def resume(self, point: Resumed) -> None:
+        """Continue after the whole batches an interrupted run left (``resume.resume_point``)."""
+        self.resumed = len(point.records)
+        self.records = list(point.records)
+        self.seconds = point.seconds
 
 
 def systems_for(resolved: ResolvedRecipe, out_dir: Path, registry: Registry | None = None) -> list[System]:
@@ -113,15 +123,19 @@ class Bench:
         batch_size: int = 8,
         on_batch: Callable[[System, int], None] | None = None,
     ) -> None:
-        """Run ``rows`` batch by batch through every system; ``on_batch(system, rows)`` after each."""
-        writers = [ResultWriter(s.path) for s in self.systems]
+        """Run ``rows`` batch by batch through every system; ``on_batch(system, rows)`` after each.
+
+        A system's records so far (reused or resumed) count as done: only the batches after them run.
+        """
+        done = [len(s.records) for s in self.systems]
+        writers = [ResultWriter(s.path, resume=s.reused is None and s.resumed > 0) for s in self.systems]
         try:
             for system, writer in zip(self.systems, writers, strict=True):
                 if system.reused is not None:
                     for record in system.records:
                         writer.write(record)
-                    if on_batch is not None:
-                        on_batch(system, len(system.records))
+                if system.records and on_batch is not None:
+                    on_batch(system, len(system.records))
             runners = [
                 BatchRunner(
                     pipeline,
@@ -135,8 +149,8 @@ class Bench:
             ]
             for start in range(0, len(rows), batch_size):
                 batch = rows[start : start + batch_size]
-                for system, runner in zip(self.systems, runners, strict=True):
-                    if system.reused is not None:
+                for system, runner, skip in zip(self.systems, runners, done, strict=True):
+                    if start < skip:
                         continue
                     t0 = time.perf_counter()
                     runner.run(batch)
