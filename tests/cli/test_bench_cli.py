@@ -142,12 +142,21 @@ def test_bench_needs_exactly_one_source(setup: tuple[Path, Path]) -> None:
     assert "exactly one of --input FILE and --dataset NAME" in neither.stderr
 
 
+def json_bench_args(setup: tuple[Path, Path]) -> list[str]:
+    """``bench`` on the tiny duo and the 3 problems, batches of 2, JSON on stdout."""
+    return ["bench", str(setup[0]), "--input", str(setup[1]), "--batch-size", "2", "--format", "json"]
+
+
+def bench_json(args: list[str]) -> dict:
+    """Run ``ensemble`` with ``args``; it must succeed; its JSON document."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 def test_bench_reuses_identical_member_runs_only(setup: tuple[Path, Path], tmp_path: Path) -> None:
-    recipe, data = setup
-    base = ["bench", str(recipe), "--input", str(data), "--batch-size", "2", "--format", "json"]
-    first = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "a")])
-    assert first.exit_code == 0, first.output
-    before = json.loads(first.stdout)
+    base = json_bench_args(setup)
+    before = bench_json([*base, "--output-dir", str(tmp_path / "a")])
     assert before["reused_baselines"] == {}
 
     again = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "b"), "--baselines", str(tmp_path / "a")])
@@ -181,11 +190,8 @@ def test_bench_reuses_identical_member_runs_only(setup: tuple[Path, Path], tmp_p
 
 
 def test_bench_resume_finishes_an_interrupted_bench(setup: tuple[Path, Path], tmp_path: Path) -> None:
-    recipe, data = setup
-    base = ["bench", str(recipe), "--input", str(data), "--batch-size", "2", "--format", "json"]
-    whole = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "whole")])
-    assert whole.exit_code == 0, whole.output
-    full = json.loads(whole.stdout)
+    base = json_bench_args(setup)
+    full = bench_json([*base, "--output-dir", str(tmp_path / "whole")])
 
     def lines(name: str) -> list[str]:
         return (tmp_path / "whole" / name).read_text().splitlines(keepends=True)
