@@ -60,7 +60,9 @@ def run(
     ],
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Output JSONL file, or - for stdout. [default: <input>.<recipe>.jsonl]"),
+        typer.Option(
+            "--output", "-o", help="Output JSONL file, or - for stdout. [default: <input>.<recipe>.jsonl]"
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option(min=1, help="Only the first N rows of the input (before --resume skips).")
@@ -78,7 +80,9 @@ def run(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
     overrides: Annotated[
         list[str] | None,
-        typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."),
+        typer.Option(
+            "--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."
+        ),
     ] = None,
     prompt_field: Annotated[str | None, typer.Option(help="Input field holding the prompt.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Input field holding the reference answer.")] = None,
@@ -112,7 +116,8 @@ def run(
     try:
         if writer.repaired_bytes:
             console.print(
-                f"removed an unfinished last line ({writer.repaired_bytes} bytes) left in {out} by an interrupted run",
+                f"removed an unfinished last line ({writer.repaired_bytes} bytes) "
+                f"left in {out} by an interrupted run",
                 style="yellow",
                 markup=False,
             )

@@ -49,7 +49,9 @@ def run_key(recipe: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in recipe.items() if k not in _IDENTITY}
 
 
-def find_baseline(recipe: dict[str, Any], rows: Sequence[Row], batch_size: int, folder: Path) -> Baseline | None:
+def find_baseline(
+    recipe: dict[str, Any], rows: Sequence[Row], batch_size: int, folder: Path
+) -> Baseline | None:
     """The first ``member-*.jsonl`` in ``folder`` that is this member's run on ``rows``, else None."""
     key = run_key(recipe)
     for path in sorted(folder.glob("member-*.jsonl")):

@@ -77,7 +77,10 @@ def resume_point(path: Path, recipe: dict[str, Any], rows: Sequence[Row], batch_
 def _records(path: Path) -> list[tuple[dict[str, Any], int, int]]:
     """Each record with its line number and the byte offset just past its line. An unterminated last
     line is left out (a write cut short); any other unreadable line is an error."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}; cannot resume this bench") from None
     out: list[tuple[dict[str, Any], int, int]] = []
     offset = 0
     number = 0
