@@ -36,6 +36,8 @@ ARTEFACTS = re.compile(
 SHORT = Example("short", [{"role": "user", "content": "Tom has 3 apples and buys 5 more. "
                                                      "How many apples does he have now?"}])
 
+ENDS = Example("ends", [{"role": "user", "content": "What is the capital of France?"}])
+
 
 def prompts() -> list[Example]:
     """The 8 benchmark prompts, plus a short question both models answer well within the budget."""
@@ -59,7 +61,6 @@ def test_recipe_runs_clean_on_the_real_pair(recipe, monkeypatch):
         assert not ARTEFACTS.search(res.output), res.output
         assert "".join(a.text for a in res.attribution) == res.output
         assert set(res.summary["won_share"]) == {"smol", "gemma"}
-    assert (results[-1].finish_reason, results[-1].stop_cause) == ("stop", "eos")
     gemma_tok = pipe.members[1].generator.tokenizer
     for k in (0, 1):
         tok = pipe.members[k].generator.tokenizer
@@ -74,3 +75,7 @@ def test_recipe_runs_clean_on_the_real_pair(recipe, monkeypatch):
                 assert not [p for p in pieces if re.fullmatch(r"<0x[0-9A-F]{2}>", p)], pieces
                 if "\n" in text:
                     assert any("\n" in p for p in pieces)
+    # ends at the shared end slot: asked alone, so the batch (which depends on ../shared being there)
+    # cannot change the greedy path; both methods answer this in 8 tokens
+    ends = pipe.run_batch([ENDS])[0]
+    assert (ends.finish_reason, ends.stop_cause, ends.output) == ("stop", "eos", "The capital of France is Paris.")
