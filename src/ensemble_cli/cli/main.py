@@ -61,8 +61,21 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show third-party progress bars and logs, and tracebacks of errors raised inside components "
+            "(same as ENSEMBLE_DEBUG=1).",
+        ),
+    ] = False,
 ) -> None:
     """LLM ensemble inference: run recipes over datasets; inspect recipes, models and plugins."""
+    if verbose:
+        from ..verbosity import set_verbose
+
+        set_verbose(True)
 
 
 def _import_optional(name: str) -> ModuleType | None:
