@@ -77,6 +77,15 @@ def test_member_recipe_keeps_generator_and_generation(setup: tuple[Path, Path]) 
     assert alone.aggregator.type == "single" and alone.scorer is None
 
 
+def test_member_set_changes_only_the_baselines(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    resolved = load_recipe(setup[0], overrides=("generation.temperature=0.7",))
+    systems = systems_for(resolved, tmp_path / "out", member_overrides=("generation.temperature=0",))
+    *members, ensemble = systems
+    assert all(m.resolved.generation.temperature == 0 for m in members)
+    assert ensemble.resolved.generation.temperature == 0.7
+    assert members[0].resolved.models[0].config == resolved.models[0].config  # same pool key
+
+
 def test_models_are_loaded_once_for_all_systems(setup: tuple[Path, Path], tmp_path: Path) -> None:
     recipe, data = setup
     pool = ModelPool()
@@ -113,6 +122,7 @@ def test_bench_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -> None:
     assert doc["ensemble"]["cost"]["generated_tokens"] > 0
     assert sum(doc["attributed_share"].values()) == pytest.approx(1.0)
     assert json.loads((out / "bench.json").read_text()) == doc
+    assert doc["member_overrides"] == []
 
     # every system's records re-grade to the same numbers with `ensemble eval`
     for system in [*doc["members"], doc["ensemble"]]:

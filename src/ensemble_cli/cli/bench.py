@@ -68,6 +68,15 @@ def bench(
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."),
     ] = None,
+    member_overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--member-set",
+            metavar="KEY=VALUE",
+            help="Override a value in the members' baseline runs only, e.g. generation.temperature=0 "
+            "(judge a sampling ensemble against each member's greedy answer).",
+        ),
+    ] = None,
     prompt_field: Annotated[str | None, typer.Option(help="Input field holding the prompt.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Input field holding the reference answer.")] = None,
     id_field: Annotated[str | None, typer.Option(help="Input field holding the row id.")] = None,
@@ -94,7 +103,7 @@ def bench(
         raise UsageError("no usable problems in the input")
     stem = dataset or ("stdin" if input == "-" else Path(str(input)).stem or "input")
     out_dir = Path(output_dir or f"{stem}.{resolved.name}.bench")
-    systems = systems_for(resolved, out_dir)
+    systems = systems_for(resolved, out_dir, member_overrides=tuple(member_overrides or ()))
     if resume:
         _resume(systems, rows, batch_size, console)
     else:
@@ -144,6 +153,7 @@ def bench(
         "files": {s.name: str(s.path) for s in systems},
         "reused_baselines": reused,
         "resumed": resumed,
+        "member_overrides": list(member_overrides or ()),
     }
     (out_dir / "bench.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     png = bench_figure(result, resolved.name)

@@ -29,7 +29,7 @@ from ..batch import BatchRunner
 from ..core.pool import ModelPool
 from ..io.writers import ResultWriter
 from ..plugins import get_registry
-from ..recipe import ResolvedRecipe, validate_recipe
+from ..recipe import ResolvedRecipe, apply_overrides, validate_recipe
 from .baselines import Baseline
 from .datasets import Row
 from .resume import Resumed
@@ -41,8 +41,18 @@ if TYPE_CHECKING:
 SINGLE = "single"  #: the aggregator that runs one model alone
 
 
-def member_recipe(resolved: ResolvedRecipe, member: str, registry: Registry | None = None) -> ResolvedRecipe:
-    """``resolved`` reduced to ``member`` alone: same generator and generation settings, ``single``."""
+def member_recipe(
+    resolved: ResolvedRecipe,
+    member: str,
+    registry: Registry | None = None,
+    overrides: Sequence[str] = (),
+) -> ResolvedRecipe:
+    """``resolved`` reduced to ``member`` alone: same generator and generation settings, ``single``.
+
+    ``overrides`` (``--member-set``, dotted ``key=value`` as ``--set``) then change the baseline only:
+    an ensemble that samples (``temperature: 0.7``) should be compared with each member at its best
+    single answer (``generation.temperature=0``), not with one sample of it, or the lift is inflated.
+    """
     data = resolved.as_dict()
     models = [m for m in data["models"] if m["name"] == member]
     if not models:
@@ -55,6 +65,8 @@ def member_recipe(resolved: ResolvedRecipe, member: str, registry: Registry | No
         aggregator={"type": SINGLE},
         scorer=None,
     )
+    if overrides:
+        data = apply_overrides(data, overrides)
     source = f"{resolved.source or resolved.name} (member {member} alone)"
     return validate_recipe(data, registry if registry is not None else get_registry(), source=source)
 
@@ -86,10 +98,19 @@ class System:
         self.seconds = point.seconds
 
 
-def systems_for(resolved: ResolvedRecipe, out_dir: Path, registry: Registry | None = None) -> list[System]:
-    """Each member alone (recipe order), then the ensemble."""
+def systems_for(
+    resolved: ResolvedRecipe,
+    out_dir: Path,
+    registry: Registry | None = None,
+    member_overrides: Sequence[str] = (),
+) -> list[System]:
+    """Each member alone (recipe order, ``member_overrides`` applied), then the ensemble."""
     members = [
-        System(m.name, member_recipe(resolved, m.name, registry), out_dir / f"member-{m.name}.jsonl")
+        System(
+            m.name,
+            member_recipe(resolved, m.name, registry, member_overrides),
+            out_dir / f"member-{m.name}.jsonl",
+        )
         for m in resolved.models
     ]
     taken = {m.name for m in members}
