@@ -86,6 +86,17 @@ def test_member_set_changes_only_the_baselines(setup: tuple[Path, Path], tmp_pat
     assert members[0].resolved.models[0].config == resolved.models[0].config  # same pool key
 
 
+def test_offset_and_limit_pick_a_slice(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, data = setup
+    out = tmp_path / "slice"
+    args = ["bench", str(recipe), "-i", str(data), "-o", str(out), "--offset", "1", "--limit", "1", "-f", "json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in (out / "ensemble.jsonl").read_text().splitlines()] == ["q2"]
+    past_end = runner.invoke(app, ["bench", str(recipe), "-i", str(data), "-o", str(tmp_path / "x"), "--offset", "3"])
+    assert past_end.exit_code == 2 and "no problems left after --offset 3" in past_end.output
+
+
 def test_models_are_loaded_once_for_all_systems(setup: tuple[Path, Path], tmp_path: Path) -> None:
     recipe, data = setup
     pool = ModelPool()

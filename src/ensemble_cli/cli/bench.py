@@ -40,7 +40,10 @@ def bench(
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="Packaged dataset: gsm8k or aime2025 (extra 'data').")
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems (after --offset).")] = None,
+    offset: Annotated[
+        int, typer.Option(min=0, help="Skip the first N problems (e.g. a tuning slice apart from the reported one).")
+    ] = 0,
     batch_size: Annotated[int, typer.Option(min=1, help="Examples per pipeline batch.")] = 8,
     output_dir: Annotated[
         str | None,
@@ -97,7 +100,9 @@ def bench(
     resolved = load_recipe(recipe, overrides=tuple(overrides or ()))
     fields = FieldMap(prompt_field, label_field, id_field)
     rows = load_dataset(dataset, fields) if dataset else load_input(input, fields)  # type: ignore[arg-type]
-    rows = list(islice(rows, limit))
+    rows = list(islice(rows, offset, None if limit is None else offset + limit))
+    if not rows:
+        raise UsageError(f"no problems left after --offset {offset}")
     bad = sum(isinstance(r, RowError) for r in rows)
     if bad == len(rows):
         raise UsageError("no usable problems in the input")
