@@ -5,7 +5,8 @@ This is the engine of ``ensemble run`` without the terminal: no progress bars, n
 
 - *A bad row never stops the run.* Input errors become error records on the spot. When a batch
   raises, its examples are retried one at a time, so only the rows that really fail become error
-  records (with the exception's message) and the others still get results.
+  records (with the exception's message, the row's label so graders count it wrong, and in verbose
+  mode the traceback) and the others still get results.
 - *Nothing finished is held back.* Each record is written (and flushed) as soon as its batch
   returns, so an interrupted run keeps everything it reported and ``--resume`` picks up the rest.
 
@@ -30,10 +31,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .core.types import Example, Result
-from .errors import describe
+from .errors import describe, format_traceback
 from .io.readers import RowError
-from .io.records import Timing, make_error_record, make_record
+from .io.records import Timing, example_error_record, make_error_record, make_record
 from .io.writers import OutputState, ResultWriter
+from .verbosity import is_verbose
 
 
 class BatchPipeline(Protocol):
@@ -219,16 +221,10 @@ class BatchRunner:
             self._emit(record)
 
     def _emit_failure(self, example: Example, exc: Exception) -> None:
-        line = example.meta.get("line")
-        self._emit(
-            make_error_record(
-                example.id,
-                describe(exc),
-                recipe_hash=self.recipe_hash,
-                prompt=example.prompt,
-                line=line if isinstance(line, int) else None,
-            )
-        )
+        """An error record keeping the row's label (graders count it wrong); in verbose mode with the
+        traceback of what failed (for a component, where inside it)."""
+        trace = format_traceback(exc) if is_verbose() else None
+        self._emit(example_error_record(example, describe(exc), recipe_hash=self.recipe_hash, traceback=trace))
 
     def _emit(self, record: dict[str, Any]) -> None:
         self.writer.write(record)

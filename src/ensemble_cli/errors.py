@@ -80,6 +80,40 @@ class UnsupportedError(EnsembleError):
     exit_code = 2
 
 
+class ComponentError(EnsembleError):
+    """A component (built-in or a plugin's) raised, or broke its contract, while it was used.
+
+    The message names the culprit the way a user can act on it: its kind, its registered name, the
+    member (for generators) and the plugin that registered it, then what went wrong —
+    ``scorer 'shortest' (plugin ensemble-shortest) raised ZeroDivisionError: division by zero``.
+    The exception the component raised is the ``__cause__`` (its traceback is shown in verbose mode).
+    """
+
+    def __init__(self, kind: str, name: str, plugin: str | None, problem: str, *, member: str | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        self.plugin = plugin
+        self.member = member
+        self.problem = problem
+        super().__init__(f"{self.culprit} {problem}")
+
+    @property
+    def culprit(self) -> str:
+        """``generator 'hf' (member 'smol', plugin ensemble_cli.builtins)``."""
+        where = [f"member {self.member!r}"] if self.member else []
+        where += [f"plugin {self.plugin}"] if self.plugin else []
+        return f"{self.kind} {self.name!r}" + (f" ({', '.join(where)})" if where else "")
+
+
+def format_traceback(exc: BaseException) -> str:
+    """The traceback worth showing for ``exc``: for a ``ComponentError``, that of the exception the
+    component raised (where the plugin's bug is), else ``exc``'s own."""
+    import traceback
+
+    shown = exc.__cause__ if isinstance(exc, ComponentError) and exc.__cause__ is not None else exc
+    return "".join(traceback.format_exception(shown)).rstrip("\n")
+
+
 def describe(exc: BaseException) -> str:
     """An exception as one line for a record or a report: our own errors' messages stand on their
     own, foreign ones are prefixed with their type (``KeyError: 'x'``)."""

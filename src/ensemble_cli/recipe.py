@@ -103,6 +103,8 @@ class ResolvedComponent:
     type: str
     cls: type[Component]
     config: ComponentConfig
+    #: the plugin that registered ``type`` (named in errors the component raises at run time)
+    plugin: str | None = None
 
     def build(self) -> Component:
         return self.cls(self.config)
@@ -459,7 +461,8 @@ def validate_recipe(data: dict[str, Any], registry: Registry, source: str | None
         if cls is None or config is None:
             continue
         problems += _recipe_problems(site, cls, config, data)
-        component = ResolvedComponent(site.name, site.kind, site.type, cls, config)
+        plugin = registry.lookup(site.kind, site.type).plugin
+        component = ResolvedComponent(site.name, site.kind, site.type, cls, config, plugin)
         if site.kind == "generator":
             models.append(component)
         else:

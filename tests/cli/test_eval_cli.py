@@ -85,3 +85,38 @@ def test_missing_file_is_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 2
     assert "results file" in result.stderr and "not found" in result.stderr
+
+
+def test_a_file_where_every_row_failed_is_all_errors_and_all_wrong(tmp_path: Path) -> None:
+    failed = [
+        {"id": i, "prompt": "p", "label": "#### 3", "error": "scorer 'x' raised ValueError", "recipe_hash": "h"}
+        for i in ("a", "b")
+    ]
+    result = runner.invoke(app, ["eval", str(write(tmp_path / "run.jsonl", failed)), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    [doc] = json.loads(result.stdout)["files"]
+    assert (doc["correct"], doc["total"], doc["errors"], doc["ungraded"], doc["missing_answer"]) == (0, 2, 2, 0, 0)
+
+
+def test_old_error_records_without_a_label_are_errors_but_not_graded(tmp_path: Path) -> None:
+    path = write(tmp_path / "old.jsonl", [record("a", "1"), {"id": "b", "error": "IndexError: x", "recipe_hash": "h"}])
+    result = runner.invoke(app, ["eval", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    [doc] = json.loads(result.stdout)["files"]
+    assert (doc["correct"], doc["total"], doc["errors"], doc["ungraded"]) == (1, 1, 1, 1)
+    table = runner.invoke(app, ["eval", str(path)])
+    assert "1 records without a usable label, not graded (1 of them error records)" in " ".join(table.stdout.split())
+
+
+def test_an_input_file_is_not_a_results_file(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo.jsonl"
+    result = runner.invoke(app, ["eval", str(demo)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"error: {demo}: not a results file of `ensemble run` (no record has an id and an output or error)" in (
+        " ".join(result.stderr.split())
+    )
+    garbage = write(tmp_path / "garbage.jsonl", ["not json", {"prompt": "no id"}])
+    result = runner.invoke(app, ["eval", str(garbage)])
+    assert result.exit_code == 2 and "garbage.jsonl: not a results file" in result.stderr
+    assert "line 1 (not JSON" in result.stderr

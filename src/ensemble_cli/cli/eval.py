@@ -1,7 +1,8 @@
 """``ensemble eval``: grade result files written by ``ensemble run`` (or ``bench``).
 
 Final answers are extracted and compared with math-verify (``ensemble_cli.answers``); a failed row
-or an output without an answer is wrong. Per file: accuracy with a 95% Wilson interval, a
+(an error record, which keeps its row's label) or an output without an answer is wrong. A file with
+no result record (the input dataset by mistake) is refused with exit 2. Per file: accuracy with a 95% Wilson interval, a
 per-subject breakdown when records carry a ``subject``, mean completion tokens and latency.
 Results go to stdout (``--format table|json|markdown``); warnings go to stderr, so
 ``ensemble eval out.jsonl --format json | jq`` works. ``--report``/``--plot`` write an HTML page and
@@ -29,7 +30,7 @@ def eval_command(
 ) -> None:
     """Grade result files: accuracy (95% Wilson interval), per subject, tokens and latency."""
     from ..evaluation.load import read_records
-    from ..evaluation.summary import grade_all, summarize
+    from ..evaluation.summary import summarize_records
     from ..evaluation.views import eval_tables
 
     summaries, document = [], {"files": []}
@@ -39,10 +40,9 @@ def eval_command(
             typer.echo(
                 f"warning: {path}: {loaded.bad_lines} lines are not records; skipped: {loaded.describe_bad()}", err=True
             )
-        graded, ungraded = grade_all(loaded.records)
-        if not graded:
+        summary = summarize_records(Path(path).name if _unique_names(files) else path, loaded.records)
+        if not summary.accuracy.total:
             typer.echo(f"warning: {path}: no record has a gradable label", err=True)
-        summary = summarize(Path(path).name if _unique_names(files) else path, graded, ungraded)
         summaries.append(summary)
         bad = {"bad_lines": loaded.bad_lines, "bad_line_numbers": [n for n, _ in loaded.bad]}
         document["files"].append({"path": path, **summary.to_dict(), **bad})

@@ -20,13 +20,17 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import EnsembleError
+from ..errors import ComponentError, EnsembleError, format_traceback
+from ..verbosity import is_verbose
 
 
 def report_error(err: EnsembleError) -> None:
-    """``error: <message>`` on stderr (multi-line messages keep their indented detail lines)."""
+    """``error: <message>`` on stderr (multi-line messages keep their indented detail lines); in
+    verbose mode a component's failure is followed by the traceback of what it raised."""
     typer.secho("error:", fg="red", bold=True, err=True, nl=False)
     typer.echo(f" {err}", err=True)
+    if isinstance(err, ComponentError) and is_verbose():
+        typer.echo(format_traceback(err), err=True)
 
 
 class _Root(TyperGroup):

@@ -63,6 +63,8 @@ class RunProgress:
         if "error" in record:
             row, reason = escape(repr(record["id"])), escape(str(record["error"]))
             self._progress.console.print(f"[yellow]row {row} failed:[/] {reason}")
+            if isinstance(record.get("traceback"), str):  # verbose mode only
+                self._progress.console.print(record["traceback"], markup=False, highlight=False, soft_wrap=True)
         else:
             self._tokens += record.get("usage", {}).get("completion_tokens", 0)
         task = self._progress.tasks[0]

@@ -4,6 +4,10 @@ Per batch: the selector picks members per example; examples with the same select
 (in first-seen order) and each group is handed to the aggregator with an ``EnsembleContext``; the
 results come back in input order with ``selected_models`` filled in. The pipeline holds no
 per-request state, so the CLI and the server can share one instance.
+
+Every component is built through ``guard.build_guarded``: an exception a component raises, or a
+result that breaks its base class's contract, becomes a ``ComponentError`` naming the component,
+its kind and its plugin (the one boundary for plugin failures; see ``core.guard``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from .components import Aggregator, EnsembleContext, Generator, Member, Scorer, Selector
+from .guard import build_guarded
 from .pool import ModelPool, default_pool
 from .types import Example, GenerationSettings, Result
 
@@ -25,12 +30,12 @@ class Pipeline:
         self.pool = pool or default_pool()
         self.members: list[Member] = []
         for spec in resolved.models:
-            gen = cast(Generator, resolved.build(spec))
+            gen = cast(Generator, build_guarded(spec, member=spec.name))
             gen.pool = self.pool
             self.members.append(Member(spec.name, gen))
-        self.selector = cast(Selector, resolved.build(resolved.selector))
-        self.aggregator = cast(Aggregator, resolved.build(resolved.aggregator))
-        self.scorer = cast(Scorer, resolved.build(resolved.scorer)) if resolved.scorer else None
+        self.selector = cast(Selector, build_guarded(resolved.selector))
+        self.aggregator = cast(Aggregator, build_guarded(resolved.aggregator))
+        self.scorer = cast(Scorer, build_guarded(resolved.scorer)) if resolved.scorer else None
         for comp in (self.selector, self.aggregator, self.scorer):
             if comp is not None:
                 comp.pool = self.pool
@@ -83,11 +88,7 @@ class Pipeline:
                 on_text=_reindexed(on_text, idx),
                 cancelled=_reindexed(cancelled, idx),
             )
-            out = self.aggregator.run([examples[i] for i in idx], ctx)
-            if len(out) != len(idx):
-                raise RuntimeError(
-                    f"aggregator '{self.resolved.aggregator.type}' returned {len(out)} results for {len(idx)} examples"
-                )
+            out = self.aggregator.run([examples[i] for i in idx], ctx)  # one per example: checked by the guard
             for i, res in zip(idx, out, strict=True):
                 res.selected_models = list(names)
                 results[i] = res

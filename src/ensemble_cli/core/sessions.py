@@ -58,7 +58,8 @@ class SessionBatch(ABC):
     ) -> list[Segment]:
         """Write up to ``max_tokens`` tokens for each row in ``rows`` (default: all rows).
 
-        The written tokens become part of each row's text; call ``rollback`` to reject them.
+        Returns one ``Segment`` per row of the batch, indexed by row (a row not in ``rows`` gets an
+        empty one). The written tokens become part of each row's text; call ``rollback`` to reject them.
         """
 
     @abstractmethod

@@ -3,7 +3,9 @@
 Follows the record contract in ``io.records``: the last record for an id wins (a retried row),
 rows keep the order their id first appeared. Lines that are not JSON objects with an id are
 skipped and reported by line number with the reason, not fatal: a hand-edited file should still
-grade. A file that cannot be read at all is an ``InputError`` (exit 2) naming it.
+grade. A file that cannot be read at all, or holds no result record at all (no record with an id
+and an ``output`` or ``error``: the input dataset given by mistake, say), is an ``InputError``
+(exit 2) naming it, never a silent n=0 row.
 """
 
 from __future__ import annotations
@@ -66,5 +68,10 @@ def read_records(path: str | Path) -> RecordFile:
         by_id[rid] = record  # an existing key keeps its first position: the last record wins in place
     if not by_id and not out.bad_lines:
         raise InputError(f"results file {path} is empty")
+    if not any("output" in r or "error" in r for r in by_id.values()):
+        skipped = f"; lines that are not records: {out.describe_bad()}" if out.bad_lines else ""
+        raise InputError(
+            f"{path}: not a results file of `ensemble run` (no record has an id and an output or error){skipped}"
+        )
     out.records = list(by_id.values())
     return out

@@ -19,8 +19,9 @@ class RunSummary:
     accuracy: Accuracy
     by_subject: dict[str, Accuracy] = field(default_factory=dict)
     missing: int = 0  #: graded rows whose output had no extractable answer (error rows excluded)
-    errors: int = 0  #: error records (graded as wrong)
+    errors: int = 0  #: error records: graded as wrong, or among ``ungraded`` when they carry no label
     ungraded: int = 0  #: records without a usable label
+    ungraded_errors: int = 0  #: of those, error records (older files wrote error records without a label)
     mean_completion_tokens: float | None = None
     mean_generated_tokens: float | None = None
     mean_seconds: float | None = None
@@ -49,6 +50,17 @@ def grade_all(records: Iterable[dict[str, Any]]) -> tuple[list[Graded], int]:
         else:
             graded.append(verdict)
     return graded, ungraded
+
+
+def summarize_records(name: str, records: Sequence[dict[str, Any]]) -> RunSummary:
+    """Grade ``records`` and summarize them; every error record counts in ``errors``, also one
+    without a label (written before error records kept it), which stays ungraded."""
+    graded, ungraded = grade_all(records)
+    graded_errors = sum(1 for g in graded if g.error is not None)
+    summary = summarize(name, graded, ungraded)
+    summary.ungraded_errors = sum(1 for r in records if "error" in r) - graded_errors
+    summary.errors += summary.ungraded_errors
+    return summary
 
 
 def summarize(name: str, graded: Sequence[Graded], ungraded: int = 0) -> RunSummary:

@@ -28,7 +28,12 @@ def eval_tables(summaries: Sequence[RunSummary]) -> list[Table]:
                 num(s.mean_seconds, 2, " s"),
             ]
         )
-    ungraded = [f"{s.name}: {s.ungraded} records without a usable label, not graded" for s in summaries if s.ungraded]
+    ungraded = [
+        f"{s.name}: {s.ungraded} records without a usable label, not graded"
+        + (f" ({s.ungraded_errors} of them error records)" if s.ungraded_errors else "")
+        for s in summaries
+        if s.ungraded
+    ]
     main.notes = ["tokens: mean completion tokens; latency: mean wall time of the batch holding the row", *ungraded]
     tables = [main]
     for s in summaries:

@@ -19,7 +19,12 @@ configuration even after files are concatenated.
 
 An error record has an ``error`` field and no ``output``::
 
-    {"id", "prompt"?, "line"?, "error", "recipe_hash"}
+    {"id", "prompt"?, "label"?, "subject"?, "line"?, "error", "traceback"?, "recipe_hash"}
+
+A row that failed at generation time keeps its ``label`` (and ``subject``), so ``ensemble eval``
+grades it as wrong instead of dropping it; an unreadable input row has none (it is not graded).
+``traceback`` is only written in verbose mode (``ensemble --verbose`` / ``ENSEMBLE_DEBUG=1``).
+Older files have error records without a label: readers must not rely on it.
 
 A file may hold several records for one id (a failed row retried by ``--resume``): the last wins.
 """
@@ -59,9 +64,7 @@ def make_record(
 ) -> dict[str, Any]:
     """The record of one finished example; a ``Result`` with ``error`` set gives an error record."""
     if result.error is not None:
-        return make_error_record(
-            example.id, result.error, recipe_hash=recipe_hash, prompt=example.prompt, line=_line(example)
-        )
+        return example_error_record(example, result.error, recipe_hash=recipe_hash)
     record: dict[str, Any] = {"id": example.id, "prompt": example.prompt, "output": result.output}
     if example.label is not None:
         record["label"] = example.label
@@ -89,6 +92,24 @@ def make_record(
     return record
 
 
+def example_error_record(
+    example: Example, reason: str, *, recipe_hash: str, traceback: str | None = None
+) -> dict[str, Any]:
+    """The record of an example whose generation failed: it keeps the row's label and subject, so
+    graders count it as a wrong answer rather than losing it."""
+    subject = example.meta.get("subject")
+    return make_error_record(
+        example.id,
+        reason,
+        recipe_hash=recipe_hash,
+        prompt=example.prompt,
+        line=_line(example),
+        label=example.label,
+        subject=subject if isinstance(subject, str) else None,
+        traceback=traceback,
+    )
+
+
 def make_error_record(
     id: str,
     reason: str,
@@ -96,14 +117,23 @@ def make_error_record(
     recipe_hash: str,
     prompt: str | None = None,
     line: int | None = None,
+    label: str | None = None,
+    subject: str | None = None,
+    traceback: str | None = None,
 ) -> dict[str, Any]:
     """The record of a row that failed (unreadable input or a generation error)."""
     record: dict[str, Any] = {"id": id}
     if prompt is not None:
         record["prompt"] = prompt
+    if label is not None:
+        record["label"] = label
+    if subject is not None:
+        record["subject"] = subject
     if line is not None:
         record["line"] = line
     record["error"] = reason
+    if traceback is not None:
+        record["traceback"] = traceback
     record["recipe_hash"] = recipe_hash
     return record
 

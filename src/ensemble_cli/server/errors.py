@@ -4,11 +4,15 @@ Everything below the server raises typed exceptions; here they become ``{"error"
 param, code}}`` bodies with the status a client expects: 400 for bad input naming the parameter
 (FastAPI's own 422 is rewritten, because OpenAI clients and lm-eval treat 4xx as "your fault" and
 only 400 carries that meaning for them), 401 bad key, 404 unknown model, 501 unsupported, 503
-busy or loading. An unexpected exception in one request becomes that request's 500 and nothing more.
+busy or loading. An unexpected exception in one request becomes that request's 500 and nothing more;
+a component's failure (``ComponentError``) is a 500 with code ``component_error`` whose message names
+the component and its plugin (its traceback goes to the server's stderr in verbose mode, never to
+the client).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +20,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import EnsembleError, GenerationError, RecipeError, UnsupportedError, UsageError, describe
+from ..errors import (
+    ComponentError,
+    EnsembleError,
+    GenerationError,
+    RecipeError,
+    UnsupportedError,
+    UsageError,
+    describe,
+    format_traceback,
+)
+from ..verbosity import is_verbose
 
 _TYPES = {
     400: "invalid_request_error",
@@ -67,6 +81,10 @@ def from_exception(exc: BaseException) -> APIError:
         return APIError(400, str(exc))
     if isinstance(exc, GenerationError):
         return APIError(500, str(exc), code="generation_error")
+    if isinstance(exc, ComponentError):  # a component's own failure: the message names it and its plugin
+        if is_verbose():
+            print(f"error: {exc}\n{format_traceback(exc)}", file=sys.stderr, flush=True)
+        return APIError(500, str(exc), code="component_error")
     if isinstance(exc, EnsembleError):
         return APIError(500, str(exc))
     return APIError(500, f"internal error: {describe(exc)}")
