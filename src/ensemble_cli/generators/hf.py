@@ -14,7 +14,7 @@ ending in ``"Assistant:"`` followed by a newline, with the tokenizer's own BOS t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -24,7 +24,9 @@ from ..core.seeding import row_seed
 from ..core.types import Example, GenerationSettings, ScoreItem, TokenScores
 from ..errors import ModelLoadError
 from ..models import resolve_model
-from .hf_session import HFSessionBatch
+
+if TYPE_CHECKING:  # torch: imported by the session module only when a batch is opened
+    from .hf_session import HFSessionBatch
 
 PLAIN_TEMPLATE = "plain: '<Role>: <content>\\n\\n' per turn, then 'Assistant:\\n'"
 _END_MARKERS = ("<|endoftext|>", "<|im_end|>", "<end_of_turn>", "<eos>", "</s>", "<|eot_id|>", "<|end|>")
@@ -161,6 +163,8 @@ class HFGenerator(Generator):
     def open(
         self, examples: Sequence[Example], settings: GenerationSettings, *, salt: str = ""
     ) -> HFSessionBatch:
+        from .hf_session import HFSessionBatch
+
         lm = self.loaded
         limit = self.config.max_context or lm.max_positions
         return HFSessionBatch(

@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -35,7 +35,9 @@ from ..core.seeding import row_seed
 from ..core.types import Example, GenerationSettings
 from ..errors import ModelLoadError
 from .templates import render_prompt
-from .vllm_session import VLLMSessionBatch
+
+if TYPE_CHECKING:  # the session module imports torch: only when a batch is opened
+    from .vllm_session import VLLMSessionBatch
 
 MISSING_VLLM = (
     "the 'vllm' generator needs vLLM, which is not installed: `pip install 'ensemble-cli[vllm]'` on a "
@@ -148,6 +150,8 @@ class VLLMGenerator(Generator):
     def open(
         self, examples: Sequence[Example], settings: GenerationSettings, *, salt: str = ""
     ) -> VLLMSessionBatch:
+        from .vllm_session import VLLMSessionBatch
+
         engine = self.engine
         return VLLMSessionBatch(
             engine.llm,
