@@ -33,7 +33,8 @@ from ..core.components import ComponentConfig, Generator
 from ..core.pool import ModelPool, default_pool, spec_key
 from ..core.seeding import row_seed
 from ..core.types import Example, GenerationSettings
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, Problem
+from ..models.hub import model_problems
 from .templates import render_prompt
 
 if TYPE_CHECKING:  # the session module imports torch: only when a batch is opened
@@ -89,7 +90,7 @@ def load_engine(config: VLLMConfig) -> VLLMEngine:
     from ..models.tokenizer_cache import load_tokenizer
     from .hf import _eos_ids
 
-    source = resolve_model(config.model)
+    source = resolve_model(config.model, revision=config.revision)
     try:
         tokenizer = load_tokenizer(source, revision=config.revision, trust_remote_code=config.trust_remote_code)
         try:
@@ -128,6 +129,12 @@ class VLLMGenerator(Generator):
     def __init__(self, config: VLLMConfig | None = None, pool: ModelPool | None = None) -> None:
         super().__init__(config)
         self.pool = pool
+
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        """A ``model`` that is no alias, local folder or hub id is a typo: said before anything loads."""
+        assert isinstance(config, VLLMConfig)
+        return model_problems(config.model)
 
     @property
     def engine(self) -> VLLMEngine:
