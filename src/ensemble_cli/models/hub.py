@@ -40,7 +40,7 @@ def is_hub_id(name: str) -> bool:
 
 def model_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a model (None when it is an alias, an existing folder or a hub id)."""
-    if name in ALIASES or Path(name).expanduser().is_dir() or HUB_ID.match(name):
+    if name in ALIASES or Path(name).is_dir() or HUB_ID.match(name):  # as the loader sees it: no ~
         return None
     from ..registry import suggest
 
