@@ -78,7 +78,7 @@ def test_recipe_validation_checks_layer_and_aggregator_names(tmp_path):
 
     recipe = tmp_path / "moa.yaml"
     recipe.write_text(
-        "name: moa\nmodels: [{name: smol, params: {model: x}}, {name: gemma, params: {model: y}}]\n"
+        "name: moa\nmodels: [{name: smol, params: {model: org/x}}, {name: gemma, params: {model: org/y}}]\n"
         "aggregator: {type: moa, params: {layers: [[smol, phi], []], aggregator_model: gemm}}\n"
     )
     with pytest.raises(RecipeError) as info:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ensemble_cli.core.types import Attribution, Example, Result, Usage
+from ensemble_cli.errors import UsageError
 from ensemble_cli.io import (
     ResultWriter,
     Timing,
@@ -122,3 +123,25 @@ def test_resume_clean_file_untouched(tmp_path: Path) -> None:
     with ResultWriter(out, resume=True) as w:
         assert w.repaired_bytes == 0
     assert out.read_text() == '{"id": "1"}\n'
+
+
+def test_writer_creates_the_file_only_with_the_first_record(tmp_path: Path) -> None:
+    out = tmp_path / "new.jsonl"
+    with ResultWriter(out):
+        pass
+    assert not out.exists()  # nothing written: no empty file left behind
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text('{"id": "1"}\n')
+    with ResultWriter(kept):  # asked to overwrite, but nothing came: the old content stays
+        pass
+    assert kept.read_text() == '{"id": "1"}\n'
+    with ResultWriter(kept) as w:
+        w.write({"id": "2"})
+        w.close()
+        w.write({"id": "3"})  # a late record after close() is appended, not truncating the first
+    assert [r["id"] for r in lines(kept)] == ["2", "3"]
+
+
+def test_writer_refuses_an_unwritable_target_at_once(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot write output file .*: is a folder"):
+        ResultWriter(tmp_path)

@@ -117,7 +117,7 @@ def test_recipe_validation_checks_under_judge_and_nested_parts(tmp_path):
     from ensemble_cli.errors import RecipeError
     from ensemble_cli.recipe import load_recipe
 
-    head = "name: t\nmodels: [{name: smol, params: {model: x}}, {name: gemma, params: {model: y}}]\n"
+    head = "name: t\nmodels: [{name: smol, params: {model: org/x}}, {name: gemma, params: {model: org/y}}]\n"
     recipe = tmp_path / "r.yaml"
     cases = {
         "aggregator: reward\nscorer: {type: logprob, params: {under: phi}}\n":

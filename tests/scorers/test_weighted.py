@@ -122,7 +122,7 @@ def test_recipe_validation_names_the_nested_path(tmp_path):
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text(
-        "name: t\nmodels: [{name: a, params: {model: x}}]\naggregator: {type: reward}\n"
+        "name: t\nmodels: [{name: a, params: {model: org/x}}]\naggregator: {type: reward}\n"
         "scorer: {type: weighted, params: {parts: [{type: prm, params: {aggregate: median}}]}}\n"
     )
     with pytest.raises(RecipeError, match=r"scorer\.params\.parts\.0\.params\.aggregate"):

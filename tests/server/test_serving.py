@@ -161,8 +161,10 @@ def test_a_client_that_gives_up_is_dropped_from_the_queue(tmp_path: Path) -> Non
 
 def test_a_model_that_cannot_load_stops_the_server_with_its_error(tmp_path: Path) -> None:
     recipe = tmp_path / "broken.yaml"
-    recipe.write_text("name: broken\nmodels: [{name: a, generator: hf, params: {model: /nonexistent/model}}]\n"
+    empty = tmp_path / "empty-model"  # a folder (so the recipe is valid) without any weights in it
+    empty.mkdir()
+    recipe.write_text(f"name: broken\nmodels: [{{name: a, generator: hf, params: {{model: {empty}}}}}]\n"
                       "aggregator: single\n")
     server = launch(recipe, tmp_path / "log", wait=False)
     assert server.proc.wait(120) == 1
-    assert "error: cannot load model '/nonexistent/model'" in server.output()
+    assert f"error: cannot load model '{empty}'" in server.output()

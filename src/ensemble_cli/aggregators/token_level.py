@@ -47,11 +47,11 @@ itself ensembled; it would otherwise spell the marker out into its text.)
 from __future__ import annotations
 
 import codecs
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import torch
 from pydantic import Field, model_validator
 
 from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member, Problem
@@ -59,9 +59,28 @@ from ..core.pool import default_pool, spec_key
 from ..core.seeding import row_seed
 from ..core.types import Attribution, Example, GenerationSettings, Result, Usage
 from ..errors import RecipeError, UsageError
-from ..generators.hf_session import HFSessionBatch
-from ..vocab.union import END, SPECIAL, UnionVocab, union_vocab
-from .distributions import MemberDist
+
+if TYPE_CHECKING:  # torch is imported where a batch is really stepped, so registering these stays cheap
+    import torch
+
+    from ..generators.hf_session import HFSessionBatch
+    from ..vocab.union import UnionVocab
+    from .distributions import MemberDist
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _inference_mode(fn: _F) -> _F:
+    """``torch.inference_mode()`` as a decorator that imports torch at call time, not at import."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class TokenLevelConfig(ComponentConfig):
@@ -117,6 +136,8 @@ class StepInput:
 
     def subset(self, rows: list[int]) -> StepInput:
         """The same step for some of its rows."""
+        import torch
+
         idx = torch.tensor(rows, dtype=torch.long)
         return StepInput(self.union, [None if d is None else d.rows(idx) for d in self.dists], self.weights[:, idx])
 
@@ -186,6 +207,8 @@ class TokenLevelAggregator(Aggregator):
         return w
 
     def _union(self, members: Sequence[Member]) -> UnionVocab:
+        from ..vocab.union import union_vocab
+
         gens = [m.generator for m in members]
         for m, g in zip(members, gens, strict=True):
             if not hasattr(g, "loaded") or not hasattr(g, "tokenizer"):
@@ -235,6 +258,10 @@ class _Stepper:
     def __init__(self, method: TokenLevelAggregator, union: UnionVocab, members: Sequence[Member],
                  sessions: list[HFSessionBatch], weights: list[float], primary: int | None,
                  settings: GenerationSettings, ctx: EnsembleContext) -> None:
+        import torch
+
+        from ..vocab.union import SPECIAL
+
         self.method, self.union, self.members, self.sessions = method, union, members, sessions
         self.weights, self.primary, self.settings, self.ctx = weights, primary, settings, ctx
         self.threshold = method.config.threshold
@@ -262,8 +289,12 @@ class _Stepper:
         if any(texts):
             session.append(texts)
 
-    @torch.inference_mode()
+    @_inference_mode
     def step(self, rows: list[_Row], fed: list[list[int]]) -> None:
+        import torch
+
+        from .distributions import MemberDist
+
         n_members, n_rows = len(self.members), len(rows)
         for st in rows:
             if self._cancelled(st):
@@ -352,6 +383,8 @@ class _Stepper:
 
     def _continuations(self, pending: bytes, dists: list[MemberDist | None], w: torch.Tensor, r: int) -> torch.Tensor:
         """Scores of the entries that validly continue an incomplete character (all else -1)."""
+        import torch
+
         u = self.union
         cands = [int(e) for e in u.continuation.tolist() if _valid_prefix(pending + u.entry_bytes(int(e)))]
         out = torch.full((len(u),), -1.0)
@@ -366,6 +399,8 @@ class _Stepper:
         return out
 
     def _choose(self, scores: torch.Tensor, firsts: list[int], st: _Row) -> int:
+        import torch
+
         s = self.settings
         if s.temperature <= 0.0:
             best = float(scores.max())
@@ -393,6 +428,8 @@ class _Stepper:
 
     def _apply(self, st: _Row, r: int, e: int, voters: list[int], tops: list[int], firsts: list[int],
                fed: list[list[int]], score: float, gated: bool) -> None:
+        from ..vocab.union import END
+
         u = self.union
         agree = [m for m, f in zip(voters, firsts, strict=True) if f == e]
         names = "+".join(self.members[m].name for m in agree)
@@ -470,6 +507,8 @@ def _row_generator(settings: GenerationSettings, ex: Example) -> torch.Generator
     seed = row_seed(settings.seed, ex.id, "token-level")
     if seed is None:
         return None
+    import torch
+
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed)
     return gen

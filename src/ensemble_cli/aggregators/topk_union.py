@@ -9,10 +9,14 @@ gating and attribution are shared with ``union`` (``token_level``).
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from .token_level import StepInput, TokenLevelAggregator, TokenLevelConfig
+
+if TYPE_CHECKING:  # imported in the methods: registering this aggregator must stay cheap
+    import torch
 
 
 class TopkUnionConfig(TokenLevelConfig):
@@ -25,6 +29,8 @@ class TopkUnionAggregator(TokenLevelAggregator):
     config: TopkUnionConfig
 
     def merge(self, step: StepInput) -> torch.Tensor:
+        import torch
+
         u = step.union
         rows = step.weights.shape[1]
         dummy = len(u)  # a column no member spells: stands in for tokens that cannot be candidates

@@ -15,9 +15,12 @@ where that bound does not hold (flat distributions) takes the full merge.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .token_level import Candidates, StepInput, TokenLevelAggregator
+
+if TYPE_CHECKING:  # imported in the methods: registering this aggregator must stay cheap
+    import torch
 
 GREEDY_TOP = 16  #: tokens per member scored exactly on a greedy step
 
@@ -26,6 +29,8 @@ class UnionAggregator(TokenLevelAggregator):
     description = "token-level: weighted average of all members' distributions over a byte-keyed union vocabulary"
 
     def merge(self, step: StepInput) -> torch.Tensor:
+        import torch
+
         u = step.union
         out = torch.zeros(step.weights.shape[1], len(u))
         for m, d in enumerate(step.dists):
@@ -36,6 +41,8 @@ class UnionAggregator(TokenLevelAggregator):
         return out
 
     def candidates(self, step: StepInput) -> Candidates | None:
+        import torch
+
         u = step.union
         rows = step.weights.shape[1]
         voting = [(m, d) for m, d in enumerate(step.dists) if d is not None and bool((step.weights[m] > 0).any())]

@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import binomtest
-
 
 def wilson_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of ``correct / total``; ``(nan, nan)`` when ``total`` is 0 (no data)."""
@@ -21,6 +19,8 @@ def wilson_interval(correct: int, total: int, confidence: float = 0.95) -> tuple
         raise ValueError(f"need 0 <= correct <= total, got {correct}/{total}")
     if total == 0:
         return (math.nan, math.nan)
+    from scipy.stats import binomtest  # ~1 s to import: only when a table is really computed
+
     ci = binomtest(correct, total).proportion_ci(confidence_level=confidence, method="wilson")
     return (float(ci.low), float(ci.high))
 
@@ -36,6 +36,8 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
     n = a_only + b_only
     if n == 0:
         return 1.0
+    from scipy.stats import binomtest
+
     return float(binomtest(min(a_only, b_only), n, 0.5).pvalue)
 
 

@@ -14,7 +14,7 @@ ending in ``"Assistant:"`` followed by a newline, with the tokenizer's own BOS t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -22,9 +22,12 @@ from ..core.components import ComponentConfig, Generator
 from ..core.pool import ModelPool, default_pool, spec_key
 from ..core.seeding import row_seed
 from ..core.types import Example, GenerationSettings, ScoreItem, TokenScores
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, Problem
 from ..models import resolve_model
-from .hf_session import HFSessionBatch
+from ..models.hub import model_problems
+
+if TYPE_CHECKING:  # torch: imported by the session module only when a batch is opened
+    from .hf_session import HFSessionBatch
 
 PLAIN_TEMPLATE = "plain: '<Role>: <content>\\n\\n' per turn, then 'Assistant:\\n'"
 _END_MARKERS = ("<|endoftext|>", "<|im_end|>", "<end_of_turn>", "<eos>", "</s>", "<|eot_id|>", "<|end|>")
@@ -83,19 +86,20 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
 
 def load_model(config: HFConfig) -> LoadedModel:
     """Resolve the alias, then load tokenizer and weights in the requested dtype, in eval mode."""
+    source = resolve_model(config.model, revision=config.revision)  # first: an unreachable hub fails fast
+
     import torch
     from transformers import AutoModelForCausalLM
 
     from ..models.tokenizer_cache import load_tokenizer
 
-    source = resolve_model(config.model)
     dtype = "auto" if config.dtype == "auto" else getattr(torch, config.dtype)
     try:
         tokenizer = load_tokenizer(source, revision=config.revision, trust_remote_code=config.trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
             source, revision=config.revision, trust_remote_code=config.trust_remote_code, dtype=dtype
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a folder without a usable config or tokenizer
         raise ModelLoadError(f"cannot load model '{config.model}' ({source}): {exc}") from exc
     model.to(config.device)
     model.eval()
@@ -112,6 +116,12 @@ class HFGenerator(Generator):
     def __init__(self, config: HFConfig | None = None, pool: ModelPool | None = None) -> None:
         super().__init__(config)
         self.pool = pool
+
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        """A ``model`` that is no alias, local folder or hub id is a typo: said before anything loads."""
+        assert isinstance(config, HFConfig)
+        return model_problems(config.model)
 
     @property
     def loaded(self) -> LoadedModel:
@@ -161,6 +171,8 @@ class HFGenerator(Generator):
     def open(
         self, examples: Sequence[Example], settings: GenerationSettings, *, salt: str = ""
     ) -> HFSessionBatch:
+        from .hf_session import HFSessionBatch
+
         lm = self.loaded
         limit = self.config.max_context or lm.max_positions
         return HFSessionBatch(

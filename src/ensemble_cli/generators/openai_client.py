@@ -20,12 +20,13 @@ import asyncio
 import random
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from ..errors import GenerationError
+
+if TYPE_CHECKING:  # imported where a request is made, so `ensemble --help` never pays for it
+    import httpx
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_BACKOFF = 30.0
@@ -125,6 +126,8 @@ class RemoteClient:
 
     def _ensure(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         if self._client is None or self._semaphore is None:
+            import httpx
+
             limits = httpx.Limits(
                 max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
             )
@@ -148,6 +151,8 @@ class RemoteClient:
             raise
 
     async def _request(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        import httpx
+
         client, semaphore = self._ensure()
         url = f"{self.server}{path}"
         attempt = 0

@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -33,9 +33,12 @@ from ..core.components import ComponentConfig, Generator
 from ..core.pool import ModelPool, default_pool, spec_key
 from ..core.seeding import row_seed
 from ..core.types import Example, GenerationSettings
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, Problem
+from ..models.hub import model_problems
 from .templates import render_prompt
-from .vllm_session import VLLMSessionBatch
+
+if TYPE_CHECKING:  # the session module imports torch: only when a batch is opened
+    from .vllm_session import VLLMSessionBatch
 
 MISSING_VLLM = (
     "the 'vllm' generator needs vLLM, which is not installed: `pip install 'ensemble-cli[vllm]'` on a "
@@ -87,7 +90,7 @@ def load_engine(config: VLLMConfig) -> VLLMEngine:
     from ..models.tokenizer_cache import load_tokenizer
     from .hf import _eos_ids
 
-    source = resolve_model(config.model)
+    source = resolve_model(config.model, revision=config.revision)
     try:
         tokenizer = load_tokenizer(source, revision=config.revision, trust_remote_code=config.trust_remote_code)
         try:
@@ -127,6 +130,12 @@ class VLLMGenerator(Generator):
         super().__init__(config)
         self.pool = pool
 
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        """A ``model`` that is no alias, local folder or hub id is a typo: said before anything loads."""
+        assert isinstance(config, VLLMConfig)
+        return model_problems(config.model)
+
     @property
     def engine(self) -> VLLMEngine:
         pool = self.pool or default_pool()
@@ -148,6 +157,8 @@ class VLLMGenerator(Generator):
     def open(
         self, examples: Sequence[Example], settings: GenerationSettings, *, salt: str = ""
     ) -> VLLMSessionBatch:
+        from .vllm_session import VLLMSessionBatch
+
         engine = self.engine
         return VLLMSessionBatch(
             engine.llm,

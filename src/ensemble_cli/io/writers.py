@@ -81,6 +81,11 @@ class ResultWriter:
 
     ``resume=True`` appends to an existing file (after cutting off a partial last line);
     otherwise the file is created or truncated. Use as a context manager.
+
+    The file is opened (created, truncated) only when the first record arrives, so a run that
+    produces nothing (a model that fails to load) leaves no empty file behind and does not wipe
+    the file it was told to overwrite. Whether it can be written is checked at once, though, so a
+    read-only target is still an error before any model loads.
     """
 
     def __init__(self, path: str | Path, *, resume: bool = False) -> None:
@@ -90,6 +95,7 @@ class ResultWriter:
         self.repaired_bytes = 0
         self._file: IO[bytes] | None = None
         self._stdout: IO[str] | None = None
+        self._mode = "ab" if resume else "wb"
         if self.path == STDOUT:
             self._stdout = sys.stdout
             return
@@ -98,21 +104,34 @@ class ResultWriter:
             target.parent.mkdir(parents=True, exist_ok=True)
             if resume and target.exists():
                 self.repaired_bytes = _cut_partial_tail(target)
-            self._file = open(target, "ab" if resume else "wb")  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise UsageError(f"cannot write output file {path}: {exc.strerror or exc}") from None
+        if target.is_dir() or not os.access(target if target.exists() else target.parent, os.W_OK):
+            raise UsageError(f"cannot write output file {path}: " + ("is a folder" if target.is_dir() else
+                             "permission denied"))
+
+    def _open(self) -> IO[bytes]:
+        """The file, opened on the first record (see the class docstring)."""
+        if self._file is None:
+            try:
+                self._file = open(self.path, self._mode)  # noqa: SIM115 - closed by close()
+            except OSError as exc:
+                raise UsageError(f"cannot write output file {self.path}: {exc.strerror or exc}") from None
+            self._mode = "ab"  # truncated once at most: a record after close() is appended, never lost
+        return self._file
 
     def write(self, record: dict[str, Any]) -> None:
         """Write and persist one record; Ctrl-C during the write takes effect right after it."""
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with _sigint_deferred():
-            if self._file is not None:
-                self._file.write(line.encode("utf-8"))
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            elif self._stdout is not None:
+            if self._stdout is not None:
                 self._stdout.write(line)
                 self._stdout.flush()
+            else:
+                file = self._open()
+                file.write(line.encode("utf-8"))
+                file.flush()
+                os.fsync(file.fileno())
             self.written += 1
 
     def close(self) -> None:

@@ -168,11 +168,14 @@ def get_alias(name: str) -> Alias | None:
     return ALIASES.get(name)
 
 
-def resolve_model(name: str, *, install: bool = False) -> str:
-    """An alias becomes its converted local folder; anything else (HF id, path) is returned as is."""
+def resolve_model(name: str, *, install: bool = False, revision: str | None = None) -> str:
+    """An alias becomes its converted local folder; a path is returned as is; a hub id too, unless the
+    hub is unreachable (then its cached snapshot folder, or a fast ``ModelLoadError``: ``hub.py``)."""
     alias = ALIASES.get(name)
     if alias is None:
-        return name
+        from .hub import hub_source
+
+        return hub_source(name, revision)
     return str(alias.prepare(install=install))
 
 

@@ -70,12 +70,13 @@ def load_scoring_model(
     def load() -> ScoringModel:
         import torch
 
+        from ..models.hub import hub_source
         from ..models.tokenizer_cache import load_tokenizer
 
         dtype = "auto" if config.dtype == "auto" else getattr(torch, config.dtype)
         kwargs = {"revision": config.revision, "trust_remote_code": config.trust_remote_code}
         try:
-            path = source(config.model)
+            path = hub_source(source(config.model), config.revision)  # fails fast with no hub
             tokenizer = load_tokenizer(path, **kwargs)
             model = auto_class().from_pretrained(path, dtype=dtype, **kwargs)
         except (OSError, ValueError) as exc:

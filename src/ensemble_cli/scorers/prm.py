@@ -90,9 +90,12 @@ class PRMScorer(Scorer):
     def _auto_class(self) -> Any:
         from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification
 
+        from ..models.hub import hub_source
+
         cfg = self.config
+        source = hub_source(cfg.model, cfg.revision)  # the cached snapshot when the hub is unreachable
         try:
-            hf = AutoConfig.from_pretrained(cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+            hf = AutoConfig.from_pretrained(source, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load PRM config '{cfg.model}': {exc}") from exc
         auto_map = getattr(hf, "auto_map", None) or {}
