@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ensemble_cli.aggregators.best_of_n import BestOfNConfig, BestOfNAggregator, pick, samples_of
+from ensemble_cli.aggregators.best_of_n import BestOfNAggregator, BestOfNConfig, pick, samples_of
 from ensemble_cli.aggregators.full_answers import Answer
 from ensemble_cli.core.components import Candidate
 from ensemble_cli.core.types import Example, Segment
