@@ -19,6 +19,8 @@ CASES = [
     ("Natalia sold 48+24 = 72 clips.\n#### 72", "#### 72", True),
     ("The total is $18.", "Janet makes 18 dollars.\n#### 18", True),
     ("The answer is 17.", "#### 18", False),
+    ("Total: 2 * 21 = 42.\n#### \\$42", "#### 42", True),  # an escaped dollar after the marker
+    ("#### **18**", "#### 18", True),  # markdown bold after the marker
     ("I don't know.", "#### 18", False),  # missing answer is wrong
     ("", "", False),  # never empty == empty
     (None, "5", False),

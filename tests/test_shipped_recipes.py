@@ -1,5 +1,6 @@
-"""Every recipe shipped in ``recipes/`` is valid, named after its file, and has a one-line description
-(what ``ensemble recipes list`` shows). No model is loaded."""
+"""Every recipe shipped in ``recipes/`` (and its folders: ``recipes/quality/``) is valid, named after its
+file, and has a one-line description (what ``ensemble recipes list`` shows). No model is loaded, so
+recipes that need the large-model extra are checked here too."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import pytest
 from ensemble_cli.plugins import get_registry
 from ensemble_cli.recipe import load_recipe
 
-RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted((ROOT / "recipes").rglob("*.yaml"))
 
 
-@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+@pytest.mark.parametrize("path", RECIPES, ids=[str(p.relative_to(ROOT / "recipes").with_suffix("")) for p in RECIPES])
 def test_shipped_recipe_is_valid_and_described(path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(path.parents[1])
+    monkeypatch.chdir(ROOT)
     resolved = load_recipe(path, registry=get_registry())
     assert resolved.name == path.stem
     description = resolved.recipe.description
@@ -28,11 +30,27 @@ CATALOGUE = {
     ("aggregator", "reward"), ("aggregator", "loop"), ("aggregator", "random"), ("aggregator", "progressive"),
     # issue 5: response-level methods
     ("aggregator", "best-of-n"), ("aggregator", "rank"), ("aggregator", "moa"),
+    ("aggregator", "cascade"),  # issue 18
 }
 
 
 def test_one_recipe_per_method(monkeypatch) -> None:
-    monkeypatch.chdir(RECIPES[0].parents[1])  # recipes name their files relative to the repository root
+    monkeypatch.chdir(ROOT)  # recipes name their files relative to the repository root
     used = {(kind, load_recipe(p).as_dict()[kind]["type"]) for p in RECIPES for kind in ("selector", "aggregator")}
     registered = {(c.kind, c.name) for c in get_registry().components()}
     assert CATALOGUE & registered - used == set()
+
+
+def test_quality_recipes_share_members_and_generation_and_need_the_large_models(monkeypatch) -> None:
+    """``bench --baselines`` reuses a member run only when its model params and generation settings are
+    the same; and CI without the large-model extra must skip these recipes, not fail them."""
+    monkeypatch.chdir(ROOT)
+    quality = [load_recipe(p) for p in RECIPES if p.parent.name == "quality"]
+    assert len(quality) >= 7
+    members: dict[str, dict] = {}
+    for resolved in quality:
+        assert resolved.recipe.requires == ["large-models"], resolved.name
+        assert resolved.as_dict()["generation"] == quality[0].as_dict()["generation"], resolved.name
+        for m in resolved.as_dict()["models"]:
+            assert members.setdefault(m["name"], m) == m, (resolved.name, m["name"])
+    assert set(members) == {"coder-1.5b", "coder-0.5b"}

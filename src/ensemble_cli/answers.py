@@ -54,6 +54,8 @@ def extract_answer(text: str | None) -> Answer | None:
     if _GSM8K in text:
         tail = text.rsplit(_GSM8K, 1)[1].strip()
         tail = tail.splitlines()[0].strip() if tail else tail
+        # "#### \$42": an escaped dollar (a model writing LaTeX-safe text) hides the number from math-verify
+        tail = tail.replace("\\$", "$")
         return _parse(tail, tail) if tail else None
     found = _parse(text.strip(), text)
     if found is None and "\\" in text:

@@ -90,9 +90,11 @@ def _register_model_scorers(register: Register) -> None:
 def _register_response_level_aggregators(register: Register) -> None:
     """Response-level aggregators: whole answers chosen, ranked or synthesised."""
     from .aggregators.best_of_n import BestOfNAggregator
+    from .aggregators.cascade import CascadeAggregator
     from .aggregators.moa import MoAAggregator
     from .aggregators.rank import RankAggregator
 
     register("best-of-n", BestOfNAggregator)
     register("rank", RankAggregator)
     register("moa", MoAAggregator)
+    register("cascade", CascadeAggregator)

@@ -86,9 +86,10 @@ class Recipe(_Strict):
     scorer: ComponentSpec | None = None
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     #: what running it needs beyond a CPU and the offline default models: ``gpu``, ``server`` (a
-    #: running model server it talks to), ``network`` (downloads), ``vllm`` (vLLM importable).
+    #: running model server it talks to), ``network`` (downloads), ``vllm`` (vLLM importable),
+    #: ``large-models`` (the weight packages of the extra ``large-models``: the Qwen2.5-Coder aliases).
     #: The integration tests and CI run every recipe in ``recipes/`` that requires nothing.
-    requires: list[Literal["gpu", "server", "network", "vllm"]] = Field(default_factory=list)
+    requires: list[Literal["gpu", "server", "network", "vllm", "large-models"]] = Field(default_factory=list)
 
 
 # -- the resolved recipe ------------------------------------------------------------------------
@@ -437,6 +438,14 @@ def _backend_problems(
     ]
 
 
+def _needs_scorer(cls: type[Component] | None, config: ComponentConfig | None) -> bool:
+    """The aggregator's own say when its params are valid (``scorer_needed``), else its class flag."""
+    scorer_needed = getattr(cls, "scorer_needed", None)
+    if config is not None and callable(scorer_needed):
+        return bool(scorer_needed(config))
+    return bool(getattr(cls, "needs_scorer", False))
+
+
 def validate_recipe(data: dict[str, Any], registry: Registry, source: str | None = None) -> ResolvedRecipe:
     """Check shape, component types, every component's params and cross-field rules at once.
 
@@ -456,7 +465,7 @@ def validate_recipe(data: dict[str, Any], registry: Registry, source: str | None
     for site in _sites(data):
         site_problems, cls, config = _check_site(site, registry)
         problems += site_problems
-        if site.kind == "aggregator" and getattr(cls, "needs_scorer", False) and data.get("scorer") is None:
+        if site.kind == "aggregator" and _needs_scorer(cls, config) and data.get("scorer") is None:
             problems.append(Problem("scorer", f"required by aggregator {site.type!r}"))
         if cls is None or config is None:
             continue

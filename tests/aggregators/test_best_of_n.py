@@ -63,3 +63,11 @@ def test_streams_the_chosen_answer_and_honours_cancellation(members):
     assert results[1].output == "" and (results[1].finish_reason, results[1].stop_cause) == ("stop", "cancelled")
     assert sorted(i for i, _ in emitted) == [0, 2]
     assert dict(emitted) == {0: results[0].output, 2: results[2].output}
+
+
+def test_per_member_sample_counts(members):
+    scorer = LengthScorer()
+    run(members, scorer=scorer, n={"llama": 1, "gemma": 2}, temperature=1.0)
+    (seen,) = scorer.seen
+    q1 = [c.member for c in seen if c.example.id == "q1"]
+    assert q1 == ["llama", "gemma", "gemma"]

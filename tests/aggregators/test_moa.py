@@ -55,6 +55,25 @@ def test_two_layers_then_the_aggregator_equals_running_them_by_hand(members):
         assert r.usage.generated_tokens > r.usage.completion_tokens
 
 
+def test_self_moa_aggregates_sampled_proposals_of_one_member(members):
+    from dataclasses import replace
+
+    from ensemble_cli.aggregators.full_answers import write_answers
+
+    llama = members[0]
+    ctx = EnsembleContext(members, None, SETTINGS)
+    cfg = MoAConfig(layers=[["llama"]], samples=3, proposer_temperature=1.0, aggregator_model="llama")
+    results = MoAAggregator(cfg).run(EXAMPLES[:2], ctx)
+    sampled = replace(SETTINGS, temperature=1.0)
+    answers, _ = write_answers(llama, EXAMPLES[:2], sampled, EnsembleContext([llama], None, sampled), n=3)
+    proposals = [[a.segment.text for a in row] for row in answers]
+    assert len(set(proposals[1])) > 1  # sampled, not three copies
+    prompts = [synthesis_example(ex, SYNTHESIS_PROMPT, p) for ex, p in zip(EXAMPLES[:2], proposals, strict=True)]
+    assert [r.output for r in results] == single(llama, prompts)
+    for r, row in zip(results, answers, strict=True):
+        assert r.usage.generated_tokens == r.usage.completion_tokens + sum(len(a.segment.token_ids) for a in row)
+
+
 def test_explicit_layers_and_errors(members):
     ctx = EnsembleContext(members, None, SETTINGS)
     (r,) = MoAAggregator(MoAConfig(layers=[["gemma"], ["llama", "phi"]])).run(EXAMPLES[:1], ctx)

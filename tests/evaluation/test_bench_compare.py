@@ -86,3 +86,18 @@ def test_to_dict_is_json_ready() -> None:
     doc = json.loads(json.dumps(result.to_dict()))
     assert doc["best_member"] == "a" and doc["oracle"]["correct"] == 2
     assert doc["ensemble"]["cost"]["time_vs_best"] == 2.0 and doc["mcnemar"]["p_value"] == 1.0
+
+
+def test_cascade_share_escalated_among_compared_problems() -> None:
+    ens = answers("1101")
+    for rec, up in zip(ens, [True, False, False, True], strict=True):
+        rec["summary"] = {"escalated": up, "check": "agreement", "agreement": 0.5 if up else 1.0}
+    ens.append(record("p9", "1", label=None) | {"summary": {"escalated": True}})  # ungraded: not counted
+    result = compare({"a": answers("1100"), "b": answers("0101")}, ens, {}, ensemble_name="e")
+    assert result.escalated == pytest.approx(0.5)
+    assert result.to_dict()["escalated_share"] == 0.5
+    verdict = bench_tables(result, "cascade")[1]
+    assert ["escalated past the cheap member (cascade)", "50.0%"] in verdict.rows
+    plain = compare({"a": answers("10")}, answers("11"), {}, ensemble_name="e")
+    assert plain.escalated is None and "escalated_share" not in plain.to_dict()
+    assert not any("escalated" in row[0] for row in bench_tables(plain, "x")[1].rows)

@@ -51,3 +51,25 @@ def test_missing_score_is_configurable_and_two_missing_never_agree():
 @pytest.mark.parametrize("a,b", [("\\boxed{1,234}", "1234"), ("$\\frac{3}{4}$", "0.75"), ("#### 18", "18 dollars")])
 def test_equivalent_forms(a, b):
     assert VoteScorer().score([cand(a), cand(b)]) == [1.0, 1.0]
+
+
+def voter(member, text, ex=Q):
+    return Candidate(ex, "", member, Segment([1], text, [-1.0], "stop"))
+
+
+def test_weighted_vote_lets_two_strong_samples_outvote_three_weak_ones():
+    cands = [voter("big", "#### 7"), voter("big", "#### 7"),
+             voter("small", "#### 9"), voter("small", "#### 9"), voter("small", "#### 9")]
+    assert VoteScorer().score(cands) == [1.0, 1.0, 2.0, 2.0, 2.0]  # plain maj@5: the weak majority wins
+    weighted = VoteScorer(VoteConfig(weights={"big": 1.6})).score(cands)
+    assert weighted == pytest.approx([2.2, 2.2, 2.0, 2.0, 2.0])
+    alone = VoteScorer(VoteConfig(weights={"small": 0.1})).score([voter("small", "5"), voter("big", "no idea")])
+    assert alone == pytest.approx([-0.9, -1.0])  # a missing answer stays below any answer, however light
+
+
+def test_weights_must_name_models_and_be_positive():
+    from pydantic import ValidationError
+
+    assert VoteScorer.recipe_problems(VoteConfig(weights={"bgi": 2.0}), ["big", "small"])[0].path == "weights.bgi"
+    with pytest.raises(ValidationError):
+        VoteConfig(weights={"big": 0})

@@ -1,9 +1,17 @@
 """The ``best-of-n`` aggregator: each selected member writes ``n`` whole answers; the scorer picks one.
 
+``n`` is one count for every member, or a count per member (``n: {big: 2, small: 3}``: a vote of
+mixed members at a fixed budget, the cheap member sampled more); a per-member ``n`` must name every
+model of the recipe.
+
 All members' answers for an example are scored together as one group (``Candidate`` with an empty
 prefix), so group-relative scorers (``vote``, ``consensus``, ``weighted``) compare every answer
-with every other. The highest score wins; ties go to the member listed first, then the lower
-sample index. With greedy decoding (``temperature: 0``) a member's ``n`` samples are identical,
+with every other. The highest score wins. On a tie, an answer that ended (EOS or stop string)
+beats one cut off at ``max_tokens`` (its final answer is a guess from mid-reasoning); then
+``tie_break`` decides: ``first`` (the member listed first, then the lower sample index: list the
+stronger member first) or ``logprob`` (the higher mean token log-prob under its writer; still
+tied: ``first``). Ties are common under ``vote``: five samples with five different answers, or
+two answers with two votes each. With greedy decoding (``temperature: 0``) a member's ``n`` samples are identical,
 so set ``temperature`` here (it overrides the recipe's for the samples) or in ``generation``.
 
 The chosen answer is emitted in one piece once it is chosen (nothing is final before). The
@@ -16,24 +24,62 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from ..core.components import Aggregator, Candidate, ComponentConfig, EnsembleContext
 from ..core.types import Attribution, Example, Result, Usage
-from ..errors import UsageError
+from ..errors import Problem, UsageError
 from .full_answers import Answer, cancelled_result, stop_cause, write_answers
 
 
 class BestOfNConfig(ComponentConfig):
-    n: int = Field(4, gt=0, description="answers each selected member writes per example")
+    n: PositiveInt | dict[str, PositiveInt] = Field(
+        4, description="answers each selected member writes per example, or per member name ({big: 2, small: 3})"
+    )
     temperature: float | None = Field(None, ge=0, description="sampling temperature (default: the recipe's)")
     chunk_tokens: int = Field(64, gt=0, description="tokens per generate call (how often cancellation is checked)")
+    tie_break: Literal["first", "logprob"] = Field(
+        "first", description="among equal scores: the earliest answer, or the highest mean token log-prob"
+    )
 
 
-def pick(answers: Sequence[Answer], scores: Sequence[float]) -> int:
-    """Index of the best answer; ties go to the earliest (member order, then sample)."""
-    return max(range(len(answers)), key=lambda i: (scores[i], -i))
+TieBreak = Literal["first", "logprob"]
+
+
+def sample_count_problems(n: int | dict[str, int], models: Sequence[str]) -> list[Problem]:
+    """Recipe cross-check of a per-member sample count: known names, and no model left without one."""
+    if isinstance(n, int):
+        return []
+    problems = [Problem(f"n.{name}", f"{name!r} is not a model of this recipe ({', '.join(models)})")
+                for name in n if name not in models]
+    missing = [m for m in models if m not in n]
+    if missing:
+        problems.append(Problem("n", f"no sample count for {', '.join(map(repr, missing))} (name every model)"))
+    return problems
+
+
+def samples_of(n: int | dict[str, int], member: str) -> int:
+    """How many answers ``member`` writes (a per-member ``n`` names every model: recipe_problems)."""
+    if isinstance(n, int):
+        return n
+    if member not in n:
+        raise UsageError(f"best-of-n: n names no sample count for member {member!r}")
+    return n[member]
+
+
+def pick(answers: Sequence[Answer], scores: Sequence[float], tie_break: TieBreak = "first") -> int:
+    """Index of the best answer: highest score; on a tie an ended answer beats a cut-off one, then
+    ``tie_break`` (``first``: the earliest, i.e. member order then sample; ``logprob``: the highest
+    mean token log-prob, then the earliest)."""
+
+    def key(i: int) -> tuple[float, bool, float, int]:
+        seg = answers[i].segment
+        confidence = seg.mean_logprob if tie_break == "logprob" else 0.0
+        return (scores[i], seg.finish_reason == "stop", confidence, -i)
+
+    return max(range(len(answers)), key=key)
 
 
 class BestOfNAggregator(Aggregator):
@@ -42,13 +88,19 @@ class BestOfNAggregator(Aggregator):
     config: BestOfNConfig
     needs_scorer = True
 
+    @classmethod
+    def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
+        """A per-member ``n`` names models of the recipe, and every one of them."""
+        assert isinstance(config, BestOfNConfig)
+        return sample_count_problems(config.n, models)
+
     def run(self, examples: Sequence[Example], ctx: EnsembleContext) -> list[Result]:
         cfg = self.config
         if ctx.scorer is None:
             raise UsageError("the best-of-n aggregator needs a scorer")
         settings = ctx.settings if cfg.temperature is None else replace(ctx.settings, temperature=cfg.temperature)
-        per_member = [write_answers(m, examples, settings, ctx, n=cfg.n, chunk_tokens=cfg.chunk_tokens)
-                      for m in ctx.members]
+        per_member = [write_answers(m, examples, settings, ctx, n=samples_of(cfg.n, m.name),
+                                    chunk_tokens=cfg.chunk_tokens) for m in ctx.members]
         prompt_tokens = per_member[0][1]
         pools = [[a for answers, _ in per_member for a in answers[e]] for e in range(len(examples))]
         live = [e for e in range(len(examples)) if not ctx.is_cancelled(e)]
@@ -63,12 +115,13 @@ class BestOfNAggregator(Aggregator):
                 continue
             own = scores[offset : offset + len(pools[e])]
             offset += len(pools[e])
-            best = pools[e][pick(pools[e], own)]
+            chosen = pick(pools[e], own, cfg.tie_break)
+            best = pools[e][chosen]
             seg = best.segment
             ctx.emit(e, seg.text)
             results.append(Result(
                 ex.id, seg.text, seg.finish_reason,
-                attribution=[Attribution(best.member, 0, seg.text, len(seg.token_ids), own[pools[e].index(best)])],
+                attribution=[Attribution(best.member, 0, seg.text, len(seg.token_ids), own[chosen])],
                 usage=Usage(prompt_tokens[e], len(seg.token_ids), generated), rounds=1, stop_cause=stop_cause(seg),
             ))
         return results

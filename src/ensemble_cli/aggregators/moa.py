@@ -10,7 +10,9 @@ Proposer layers, then one aggregator model::
 layers, each a list of member names (``[[smol, gemma], [smol]]``). Names the selector did not pick
 for a request are left out of their layer; a layer left empty is an error. ``aggregator_model``
 names the member that writes the final answer (default: the first selected member; it must be
-selected).
+selected). ``samples`` proposals per proposer and layer (sampled at ``proposer_temperature``, since
+greedy samples are copies) give Self-MoA (arXiv 2502.00674): one strong model's samples aggregated
+by itself, ``layers: [[big]]``, ``samples: 4``, ``aggregator_model: big``.
 
 The synthesis prompt follows the MoA paper's "aggregate-and-synthesize" prompt: a system turn
 holding ``synthesis_prompt`` and the numbered answers, followed by the request's own messages (a
@@ -47,6 +49,10 @@ class MoAConfig(ComponentConfig):
     aggregator_model: str | None = Field(None, description="member writing the final answer (default: first)")
     synthesis_prompt: str = Field(SYNTHESIS_PROMPT, description="system text shown before the numbered answers")
     proposer_max_tokens: int | None = Field(None, gt=0, description="token budget of each proposal")
+    samples: int = Field(1, gt=0, description="proposals each proposer writes per layer (Self-MoA: several of one)")
+    proposer_temperature: float | None = Field(
+        None, ge=0, description="sampling temperature of the proposals (default: the recipe's)"
+    )
     chunk_tokens: int = Field(32, gt=0, description="tokens per generate call of the final answer (streaming)")
 
 
@@ -112,14 +118,17 @@ class MoAAggregator(Aggregator):
         n_ex = len(examples)
         generated = [0] * n_ex
         proposal_settings = replace(ctx.settings, max_tokens=cfg.proposer_max_tokens or ctx.settings.max_tokens)
+        if cfg.proposer_temperature is not None:
+            proposal_settings = replace(proposal_settings, temperature=cfg.proposer_temperature)
         prompts = list(examples)
         for layer in layers:
             texts: list[list[str]] = [[] for _ in examples]
             for m in layer:
-                answers, _ = write_answers(m, prompts, proposal_settings, ctx, chunk_tokens=64)
+                answers, _ = write_answers(m, prompts, proposal_settings, ctx, n=cfg.samples, chunk_tokens=64)
                 for e in range(n_ex):
-                    texts[e].append(answers[e][0].segment.text)
-                    generated[e] += len(answers[e][0].segment.token_ids)
+                    for answer in answers[e]:
+                        texts[e].append(answer.segment.text)
+                        generated[e] += len(answer.segment.token_ids)
             prompts = [synthesis_example(ex, cfg.synthesis_prompt, texts[e]) for e, ex in enumerate(examples)]
         return self._write_final(examples, prompts, final, ctx, generated, len(layers))
 

@@ -197,9 +197,16 @@ class Aggregator(Component, ABC):
     #: whether it steps members token by token (needs generators with ``token_level``)
     token_level: ClassVar[bool] = False
 
+    @classmethod
+    def scorer_needed(cls, config: ComponentConfig) -> bool:
+        """Whether this configuration needs the recipe's scorer (a wrapper's inner method may)."""
+        return cls.needs_scorer
+
     @abstractmethod
     def run(self, examples: Sequence[Example], ctx: EnsembleContext) -> list[Result]:
-        """One result per example, in order. ``selected_models`` is filled by the pipeline."""
+        """One result per example, in order. ``selected_models`` is filled by the pipeline with the
+        selector's choice, unless the aggregator narrowed it to the members that actually ran (a
+        cascade's rows that never escalated)."""
 
 
 KINDS: dict[str, type[Component]] = {

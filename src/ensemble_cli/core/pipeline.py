@@ -2,7 +2,8 @@
 
 Per batch: the selector picks members per example; examples with the same selection are grouped
 (in first-seen order) and each group is handed to the aggregator with an ``EnsembleContext``; the
-results come back in input order with ``selected_models`` filled in. The pipeline holds no
+results come back in input order with ``selected_models`` filled in (the selector's choice, or the
+subset an aggregator reports having run, e.g. a cascade row the cheap member settled). The pipeline holds no
 per-request state, so the CLI and the server can share one instance.
 
 Every component is built through ``guard.build_guarded``: an exception a component raises, or a
@@ -90,7 +91,13 @@ class Pipeline:
             )
             out = self.aggregator.run([examples[i] for i in idx], ctx)  # one per example: checked by the guard
             for i, res in zip(idx, out, strict=True):
-                res.selected_models = list(names)
+                if not res.selected_models:
+                    res.selected_models = list(names)
+                elif not set(res.selected_models) <= set(names):  # an aggregator may only narrow it
+                    raise RuntimeError(
+                        f"aggregator '{self.resolved.aggregator.type}' reports models {res.selected_models} "
+                        f"outside the selection {list(names)}"
+                    )
                 results[i] = res
         return [r for r in results if r is not None]
 

@@ -9,7 +9,8 @@ wall time each spent generating. Outputs are the numbers a paper needs:
 - cost relative to the best member: tokens sampled (``usage.generated_tokens``, rejected candidates
   included: what the compute pays for) and generation wall time;
 - each member's share of the ensemble's attributed output, in characters, because members count
-  tokens with different tokenizers and characters are the one unit they share.
+  tokens with different tokenizers and characters are the one unit they share;
+- for a cascade, the share of problems escalated past the cheap member (``summary.escalated``).
 
 Only problems graded for every system are compared (a record without a usable label is dropped
 from all of them alike); a failed row counts as wrong, as in ``eval``.
@@ -57,6 +58,7 @@ class Comparison:
     costs: dict[str, Cost] = field(default_factory=dict)
     shares: dict[str, float] = field(default_factory=dict)  #: member -> fraction of attributed chars
     compared: int = 0  #: problems graded for every system
+    escalated: float | None = None  #: cascade: share of compared problems escalated (None: not a cascade)
 
     @property
     def systems(self) -> list[RunSummary]:
@@ -72,6 +74,7 @@ class Comparison:
             "lift": round(self.lift, 6),
             "mcnemar": {"ensemble_only": self.ensemble_only, "best_only": self.best_only, "p_value": _r(self.p_value)},
             "attributed_share": {k: round(v, 6) for k, v in self.shares.items()},
+            **({"escalated_share": round(self.escalated, 6)} if self.escalated is not None else {}),
         }
 
 
@@ -99,6 +102,7 @@ def compare(
     ensemble_only = sum(e.correct and not b.correct for e, b in zip(ens, top, strict=True))
     best_only = sum(b.correct and not e.correct for e, b in zip(ens, top, strict=True))
     oracle = sum(any(graded[m][rid].correct for m in member_names) for rid in common)
+    compared_ids = set(common)
     return Comparison(
         members=[summaries[n] for n in member_names],
         ensemble=summaries[ensemble_name],
@@ -111,7 +115,15 @@ def compare(
         costs=_costs({**members, ensemble_name: ensemble}, seconds, best),
         shares=attributed_shares(ensemble, member_names),
         compared=len(common),
+        escalated=escalated_share([r for r in ensemble if str(r.get("id")) in compared_ids]),
     )
+
+
+def escalated_share(records: Sequence[dict[str, Any]]) -> float | None:
+    """Share of the records whose ``summary.escalated`` is true, among those that say (None: none do)."""
+    said = [bool(s["escalated"]) for r in records
+            if isinstance(s := r.get("summary"), dict) and "escalated" in s]
+    return sum(said) / len(said) if said else None
 
 
 NO_MEMBER = "(no member's first choice)"  #: token-level text that no voting member ranked first

@@ -93,4 +93,6 @@ def bench_tables(c: Comparison, recipe: str) -> list[Table]:
         ["best right, ensemble wrong", str(c.best_only)],
         ["exact McNemar p", f"{c.p_value:.3g}"],
     ]
+    if c.escalated is not None:
+        verdict.rows.append(["escalated past the cheap member (cascade)", pct(c.escalated)])
     return [table, verdict]
