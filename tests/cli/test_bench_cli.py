@@ -113,6 +113,11 @@ def test_bench_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -> None:
     assert doc["ensemble"]["cost"]["generated_tokens"] > 0
     assert sum(doc["attributed_share"].values()) == pytest.approx(1.0)
     assert json.loads((out / "bench.json").read_text()) == doc
+    # the command that reproduces it (no --format: it changes nothing on disk), and what was given
+    assert doc["command"] == f"ensemble bench {recipe} --input {data} --batch-size 2 --output-dir {out}"
+    assert doc["arguments"] == {
+        "recipe": str(recipe), "input": str(data), "batch_size": 2, "output_dir": str(out), "fmt": "json"
+    }
 
     # every system's records re-grade to the same numbers with `ensemble eval`
     for system in [*doc["members"], doc["ensemble"]]:
