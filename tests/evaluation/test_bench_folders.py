@@ -13,7 +13,7 @@ from bench_dirs import make_bench, member_records, verdicts  # tests/evaluation 
 from PIL import Image
 
 from ensemble_cli.errors import UsageError
-from ensemble_cli.evaluation.folders import read_bench, read_benches
+from ensemble_cli.evaluation.folders import check_same_problems, read_bench, read_benches
 from ensemble_cli.evaluation.frontier import frontier, frontier_figure, frontier_table
 from ensemble_cli.evaluation.results import result_row, results_table
 from ensemble_cli.evaluation.stats import mcnemar_exact, paired_difference_interval
@@ -57,7 +57,7 @@ def test_a_folder_is_read_back_and_regraded_wherever_it_was_benched(tmp_path: Pa
 
 
 def test_frontier_dedupes_members_and_puts_cost_relative_to_the_reference(tmp_path: Path) -> None:
-    result = frontier(read_benches(two_recipes(tmp_path), same_problems=True))
+    result = frontier(read_benches(two_recipes(tmp_path)))
     assert result.reference == "b" and result.problems == 8
     members = {p.label: p for p in result.members}
     assert set(members) == {"a", "b"}  # the same runs in both folders: one point each
@@ -72,7 +72,7 @@ def test_frontier_dedupes_members_and_puts_cost_relative_to_the_reference(tmp_pa
     assert frontier_points == {"a", "cascade", "vote"}  # b costs more than cascade for the same 4/8
     assert [(label, acc.correct) for label, acc in result.oracles] == [("oracle of a + b", 5)]
 
-    tokens = frontier(read_benches([tmp_path / "vote", tmp_path / "cascade"], same_problems=True), cost="tokens")
+    tokens = frontier(read_benches([tmp_path / "vote", tmp_path / "cascade"]), cost="tokens")
     by_label = {p.label: p.cost for p in tokens.points}
     assert by_label == pytest.approx({"a": 0.5, "b": 1.0, "vote": 2.5, "cascade": 0.75})
 
@@ -86,7 +86,7 @@ def test_another_run_of_a_member_is_its_own_point_with_its_folder_named(tmp_path
         verdicts("11100001"),
         {"a": 10.0, "b": 30.0, "vote-t07": 45.0},
     )
-    result = frontier(read_benches([vote, other], same_problems=True))
+    result = frontier(read_benches([vote, other]))
     assert sorted(p.label for p in result.members) == ["a", "b (other)", "b (vote)"]
     # two sets of member runs, two oracles
     assert [(label, acc.correct) for label, acc in result.oracles] == [
@@ -99,7 +99,7 @@ def test_another_run_of_a_member_is_its_own_point_with_its_folder_named(tmp_path
 
 
 def test_frontier_figure_is_a_png(tmp_path: Path) -> None:
-    result = frontier(read_benches(two_recipes(tmp_path), same_problems=True))
+    result = frontier(read_benches(two_recipes(tmp_path)))
     png = tmp_path / "frontier.png"
     png.write_bytes(frontier_figure(result))
     with Image.open(png) as image:
@@ -180,7 +180,7 @@ def test_folders_on_other_problems_are_refused_naming_the_folder(tmp_path: Path)
         match=rf"bench folder {fewer} ran other problems than {vote}: 6 problems "
         r"against 8; 'p6', 'p7' missing",
     ):
-        read_benches([vote, fewer], same_problems=True)
+        frontier(read_benches([vote, fewer]))
     reworded = make_bench(
         tmp_path / "reworded",
         "vote",
@@ -189,5 +189,5 @@ def test_folders_on_other_problems_are_refused_naming_the_folder(tmp_path: Path)
         {"a": 1.0, "vote": 1.0},
     )
     with pytest.raises(UsageError, match=r"ran other problems than .*: problem 'p0' has another prompt"):
-        frontier([read_bench(vote), read_bench(reworded)])
-    assert len(read_benches([vote, fewer], same_problems=False)) == 2  # a summary may list any benches
+        check_same_problems([read_bench(vote), read_bench(reworded)])
+    assert len(read_benches([vote, fewer])) == 2  # a summary may list any benches

@@ -40,7 +40,7 @@ def plot(
     from ..evaluation.frontier import frontier, frontier_figure, frontier_table
     from ..evaluation.report import write_png
 
-    result = frontier(read_benches(folders, same_problems=True), cost=cost.value)
+    result = frontier(read_benches(folders), cost=cost.value)
     write_png(output, frontier_figure(result, title))
     emit([frontier_table(result)], result.to_dict(), fmt)
     stderr_console().print(f"figure in {output}", soft_wrap=True, markup=False)
@@ -54,5 +54,5 @@ def summary(
     from ..evaluation.folders import read_benches
     from ..evaluation.results import result_row, results_document, results_table
 
-    rows = [result_row(f) for f in read_benches(folders, same_problems=False)]
+    rows = [result_row(f) for f in read_benches(folders)]
     emit([results_table(rows)], results_document(rows), fmt)

@@ -118,14 +118,11 @@ def read_bench(path: str | Path) -> BenchFolder:
     )
 
 
-def read_benches(paths: Sequence[str | Path], *, same_problems: bool) -> list[BenchFolder]:
-    """Read every folder; with ``same_problems``, refuse folders that ran other problems."""
+def read_benches(paths: Sequence[str | Path]) -> list[BenchFolder]:
+    """Read every folder (whatever problems each ran: a summary may list any benches)."""
     if not paths:
         raise UsageError("give at least one bench folder")
-    folders = [read_bench(p) for p in paths]
-    if same_problems:
-        check_same_problems(folders)
-    return folders
+    return [read_bench(p) for p in paths]
 
 
 def check_same_problems(folders: Sequence[BenchFolder]) -> None:
