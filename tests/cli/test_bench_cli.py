@@ -134,6 +134,24 @@ def test_bench_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -> None:
     assert sum(doc["attributed_share"].values()) == pytest.approx(1.0)
     assert json.loads((out / "bench.json").read_text()) == doc
     assert doc["member_overrides"] == []
+    # the command that reproduces it (no --format: it changes nothing on disk), and what was given
+    assert doc["command"] == f"ensemble bench {recipe} --input {data} --batch-size 2 --output-dir {out}"
+    assert doc["arguments"] == {
+        "recipe": str(recipe), "input": str(data), "batch_size": 2, "output_dir": str(out), "fmt": "json"
+    }
+    # the folder reads back: `bench summary` re-grades it to the same figures, `bench plot` draws it
+    summary = runner.invoke(app, ["bench", "summary", str(out), "--format", "json"])
+    assert summary.exit_code == 0, summary.output
+    row = json.loads(summary.stdout)["results"][0]
+    assert row["command"] == doc["command"] and row["oracle"] == doc["oracle"]
+    assert row["ensemble"]["correct"] == doc["ensemble"]["correct"] and row["best_member"] == doc["best_member"]
+    assert row["mcnemar"]["p_value"] == pytest.approx(doc["mcnemar"]["p_value"], abs=1e-6)
+    # bench.json keeps seconds to the millisecond, so the ratio of the rounded times differs in the last digits
+    assert row["time_vs_best"] == pytest.approx(doc["ensemble"]["cost"]["time_vs_best"], rel=1e-2)
+    plotted = runner.invoke(app, ["bench", "plot", str(out), "-o", str(tmp_path / "frontier.png")])
+    assert plotted.exit_code == 0, plotted.output
+    with Image.open(tmp_path / "frontier.png") as image:
+        assert image.format == "PNG"
 
     # every system's records re-grade to the same numbers with `ensemble eval`
     for system in [*doc["members"], doc["ensemble"]]:

@@ -1,4 +1,4 @@
-"""Wilson interval and exact McNemar against published and hand-computed values."""
+"""Wilson interval, exact McNemar and the paired-difference interval against published and hand-computed values."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ensemble_cli.evaluation.stats import Accuracy, mcnemar_exact, wilson_interval
+from ensemble_cli.evaluation.stats import Accuracy, mcnemar_exact, paired_difference_interval, wilson_interval
 
 
 def test_wilson_matches_newcombe_1998() -> None:
@@ -48,3 +48,16 @@ def test_accuracy_to_dict() -> None:
     assert d["correct"] == 81 and d["total"] == 263 and d["accuracy"] == round(81 / 263, 6)
     assert d["ci95"] == [round(acc.low, 6), round(acc.high, 6)]
     assert Accuracy.of(0, 0).to_dict() == {"correct": 0, "total": 0, "accuracy": None, "ci95": [None, None]}
+
+
+def test_paired_difference_matches_fagerland() -> None:
+    # Fagerland, Lydersen & Laake (2017) ch. 8, Cavo et al. (2012): 59, 6 / 16, 80 -> -0.0621 (-0.1186 to -0.0046)
+    low, high = paired_difference_interval(59, 6, 16, 80)
+    assert (round(low, 4), round(high, 4)) == (-0.1186, -0.0046)
+    assert paired_difference_interval(59, 16, 6, 80) == pytest.approx((-high, -low))  # A and B swapped
+    low, high = paired_difference_interval(5, 0, 0, 5)  # no discordant pair: centred on 0, not of zero width
+    assert low == pytest.approx(-high) and high > 0.1
+    assert paired_difference_interval(0, 10, 0, 0)[1] == 1.0  # never past 1
+    assert all(math.isnan(x) for x in paired_difference_interval(0, 0, 0, 0))
+    with pytest.raises(ValueError):
+        paired_difference_interval(1, -1, 0, 0)

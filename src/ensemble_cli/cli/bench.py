@@ -11,6 +11,13 @@ output folder checked before any model loads. The output folder (default
 can re-grade any of them), then ``bench.json`` (the ``--format json`` document), ``report.html``
 and ``report.png``. Progress goes to stderr; stdout carries only the result. An interrupted bench
 continues where it stopped with ``--resume`` (see ``evaluation.resume``): it says the command.
+``bench.json`` also records the command that reproduces the bench (``command``, see
+``command_line``) and the arguments given (``arguments``).
+
+``ensemble bench`` is a group whose default command is ``run``: ``ensemble bench RECIPE ...`` is
+``ensemble bench run RECIPE ...``, so the established spelling keeps working while ``bench plot``
+and ``bench summary`` (``bench_folders``) read finished bench folders back. Only a first argument
+that is exactly a subcommand's name is taken as one (a recipe file named ``plot`` is ``./plot``).
 """
 
 from __future__ import annotations
@@ -21,18 +28,40 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import UsageError
 from ..io.readers import FieldMap, RowError
+from . import bench_folders
+from .command_line import command_line, given_arguments
 from .eval_format import OutputFormat, emit
 from .resume_hint import resume_command
 from .run_display import stderr_console
 
-app = typer.Typer()
+DEFAULT_COMMAND = "run"
 
 
-@app.command("bench")
+class _BenchGroup(TyperGroup):
+    """``ensemble bench ARGS`` means ``ensemble bench run ARGS`` unless ARGS starts with a subcommand."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [DEFAULT_COMMAND, *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_BenchGroup,
+    no_args_is_help=True,
+    help="Does the ensemble beat its members, and at what cost? `ensemble bench RECIPE ...` runs a bench "
+    "(short for `ensemble bench run RECIPE ...`); `plot` and `summary` compare finished bench folders.",
+)
+_LEAVE_OUT = ("resume", "overwrite", "baselines", "fmt")  #: not part of what reproduces the numbers
+
+
+@app.command(DEFAULT_COMMAND)
 def bench(
+    ctx: typer.Context,
     recipe: Annotated[str, typer.Argument(help="Recipe YAML file.", show_default=False)],
     input: Annotated[
         str | None, typer.Option("--input", "-i", help="JSON/JSONL file, or a folder of them (one per subject).")
@@ -151,6 +180,8 @@ def bench(
     document = {
         "recipe": resolved.name,
         "recipe_hash": resolved.hash,
+        "command": command_line("ensemble bench", ctx, leave_out=_LEAVE_OUT),
+        "arguments": given_arguments(ctx),
         "source": dataset or input,
         "problems": len(rows),
         "load_seconds": round(load_s, 3),
@@ -166,6 +197,10 @@ def bench(
     write_html(report or out_dir / "report.html", f"ensemble bench: {resolved.name}", tables, png)
     emit(tables, document, fmt)
     console.print(f"records and report in {out_dir}/", soft_wrap=True, markup=False)
+
+
+app.command("plot")(bench_folders.plot)
+app.command("summary")(bench_folders.summary)
 
 
 def _check_output(out_dir: Path, files: list[Path], overwrite: bool) -> None:
