@@ -71,7 +71,12 @@ def test_the_two_sizes_share_one_tokenizer_so_token_level_is_the_easy_case():
     _need(Q15)
     a, b = (AutoTokenizer.from_pretrained(resolve_model(n)) for n in (Q05, Q15))
     assert a.get_vocab() == b.get_vocab() and a.eos_token == b.eos_token == "<|im_end|>"
-    assert a.chat_template == b.chat_template
+    # The templates differ only inside a string of the tool-calling instructions (the 1.5B's writes its
+    # JSON example with doubled braces ``{{ }}``, the 0.5B's with single ones); without tools they agree.
+    for chat in ([{"role": "user", "content": "hi"}],
+                 [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]):
+        assert a.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) == \
+            b.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     eos = {a.convert_tokens_to_ids("<|im_end|>"), a.convert_tokens_to_ids("<|endoftext|>")}
     u = union_vocab([a, b], [eos, eos], [151936, 151936], use_cache=False)
     assert u.shared and u.members[0] is u.members[1]
