@@ -31,7 +31,9 @@ def real_tokenizer(alias: str) -> Any:
     return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
 
 
-def tiny_llama(seed: int = 0) -> tuple[Any, Any]:
+def tiny_llama(seed: int = 0, tie_word_embeddings: bool = True) -> tuple[Any, Any]:
+    """SmolLM2's tokenizer on a 2-layer Llama. Tied embeddings (as SmolLM2) make a random model echo
+    its input token; untie them for two models that disagree."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = real_tokenizer("smollm2-135m-instruct")
@@ -39,7 +41,7 @@ def tiny_llama(seed: int = 0) -> tuple[Any, Any]:
         vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=True,
+        tie_word_embeddings=tie_word_embeddings,
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(cfg).eval()

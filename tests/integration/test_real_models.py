@@ -24,16 +24,20 @@ def gen(request):
 
 
 def test_incremental_session_with_foreign_text_matches_generate(gen):
-    """Own candidate rolled back, another model's text appended, continued: equals plain generate."""
-    foreign = [" Let's count: 3 + 5", " The capital"]
-    sessions = gen.open(PROMPTS, GenerationSettings())
+    assert_foreign_text_continues_like_generate(gen, PROMPTS, [" Let's count: 3 + 5", " The capital"])
+
+
+def assert_foreign_text_continues_like_generate(gen: HFGenerator, prompts: list[Example], foreign: list[str]) -> None:
+    """Own candidate rolled back, another model's text appended, continued: equals plain generate
+    (greedy, 16 tokens) on the prompt plus that text. Shared with the large-model tier."""
+    sessions = gen.open(prompts, GenerationSettings())
     first = sessions.generate(6)
-    for i in range(len(PROMPTS)):
+    for i in range(len(prompts)):
         sessions.rollback(i, len(first[i].token_ids))
     sessions.append(foreign)
     segs = sessions.generate(16)
     lm = gen.loaded
-    for i, ex in enumerate(PROMPTS):
+    for i, ex in enumerate(prompts):
         ids = gen.prompt_ids(ex.messages) + gen.tokenizer.encode(foreign[i], add_special_tokens=False)
         ref = lm.model.generate(
             torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),

