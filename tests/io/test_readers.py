@@ -202,7 +202,7 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[]", "empty JSON list"),
         ('[{"prompt": "a"} {"prompt": "b"}]', "line 1: invalid JSON: expected ',' or ']'"),
         ('[{"prompt": "a"},\n {"prompt": }]', "line 2: invalid JSON: Expecting value at column 13"),
-        ('[{"prompt": "a"},\n {"prompt": "b"\n\n', "line 2: invalid JSON: Expecting ',' delimiter at the end of the line"),
+        ('[{"prompt": "a"},\n {"prompt": "b"\n\n', "line 2: invalid JSON: Expecting ',' delimiter at the end of the"),
         ('[{"prompt": "a"}\n\n', "line 1: invalid JSON: expected ',' or ']' after a list element"),
         ('[{"prompt": "a"}] x', "unexpected data after"),
         ('{\n  "prompt": "a"\n}\n', "pretty-printed JSON object"),
