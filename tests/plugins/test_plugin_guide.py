@@ -121,6 +121,19 @@ def test_the_plugin_tests_in_the_guide_pass(tmp_path: Path) -> None:
     assert re.search(r"\b5 passed\b", done.stdout), done.stdout
 
 
+def test_the_guide_code_is_lint_clean(tmp_path: Path) -> None:
+    """The project's ruff rules, with the package seen as a plugin sees itself (ours is third-party)."""
+    pytest.importorskip("ruff", reason="ruff is a dev tool")
+    root = write_package(tmp_path / "ensemble-keyword")
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
+         "--config", f"lint.isort.known-first-party=['{PACKAGE}']",
+         "--config", "lint.isort.known-third-party=['ensemble_cli']", "."],
+        cwd=root, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_registered_through_the_hooks(package: types.ModuleType) -> None:
     registry = load_registry(autoload=False, extra_plugins=[package])
     assert registry.lookup("scorer", "keyword").plugin == PACKAGE
