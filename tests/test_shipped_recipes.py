@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,15 @@ def test_one_recipe_per_method(monkeypatch) -> None:
     used = {(kind, load_recipe(p).as_dict()[kind]["type"]) for p in RECIPES for kind in ("selector", "aggregator")}
     registered = {(c.kind, c.name) for c in get_registry().components()}
     assert CATALOGUE & registered - used == set()
+
+
+def test_readme_example_record_carries_the_quickstart_hash(monkeypatch) -> None:
+    """The README's "real record" of the quickstart run shows the hash that run writes today."""
+    root = RECIPES[0].parents[1]
+    monkeypatch.chdir(root)
+    shown = re.findall(r'"recipe_hash": "([0-9a-f]{16})"', (root / "README.md").read_text(encoding="utf-8"))
+    actual = load_recipe(root / "recipes" / "quickstart.yaml", registry=get_registry()).hash
+    assert shown == [actual], (
+        f"README's example record shows recipe_hash {shown}, the quickstart recipe resolves to {actual}: "
+        "rerun the quickstart and paste the new record (or at least the hash) into the README"
+    )
