@@ -41,7 +41,7 @@ def test_one_recipe_per_method(monkeypatch) -> None:
 
 def test_readme_example_record_carries_the_quickstart_hash(monkeypatch) -> None:
     """The README's "real record" of the quickstart run shows the hash that run writes today."""
-    root = RECIPES[0].parents[1]
+    root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(root)
     shown = re.findall(r'"recipe_hash": "([0-9a-f]{16})"', (root / "README.md").read_text(encoding="utf-8"))
     actual = load_recipe(root / "recipes" / "quickstart.yaml", registry=get_registry()).hash
