@@ -4,6 +4,7 @@ recipes that need the large-model extra are checked here too."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,15 @@ def test_quality_recipes_share_members_and_generation_and_need_the_large_models(
         for m in resolved.as_dict()["models"]:
             assert members.setdefault(m["name"], m) == m, (resolved.name, m["name"])
     assert set(members) == {"coder-1.5b", "coder-0.5b"}
+
+
+def test_readme_example_record_carries_the_quickstart_hash(monkeypatch) -> None:
+    """The README's "real record" of the quickstart run shows the hash that run writes today."""
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    shown = re.findall(r'"recipe_hash": "([0-9a-f]{16})"', (root / "README.md").read_text(encoding="utf-8"))
+    actual = load_recipe(root / "recipes" / "quickstart.yaml", registry=get_registry()).hash
+    assert shown == [actual], (
+        f"README's example record shows recipe_hash {shown}, the quickstart recipe resolves to {actual}: "
+        "rerun the quickstart and paste the new record (or at least the hash) into the README"
+    )

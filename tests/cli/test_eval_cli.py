@@ -120,3 +120,18 @@ def test_an_input_file_is_not_a_results_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", str(garbage)])
     assert result.exit_code == 2 and "garbage.jsonl: not a results file" in result.stderr
     assert "line 1 (not JSON" in result.stderr
+
+
+def test_table_at_80_columns_cuts_no_header_or_figure(tmp_path: Path) -> None:
+    """The terminal table honours COLUMNS=80: headers and figures whole, only the file name folds."""
+    path = write(tmp_path / "gsm8k.quickstart.ensemble.jsonl",
+                 [record(f"p{i}", "1" if i % 3 else "2", "#### 1", tokens=120, seconds=31.5) for i in range(40)])
+    result = runner.invoke(app, ["eval", str(path)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    header = next(line for line in lines if line.startswith("file"))
+    for word in ("correct", "accuracy", "CI", "answer", "errors", "tokens", "latency"):
+        assert f" {word}" in header, header
+    row = next(line for line in lines if " 40 " in line)
+    assert "65.0%" in row and "120.0" in row and "31.50 s" in row and "[" in row and "]" in row

@@ -128,9 +128,9 @@ def test_invalid_json_line_is_an_error_record(tmp_path: Path, recipe: Path) -> N
     assert result.exit_code == 1
     recs = {r["id"]: r for r in records(out)}
     assert recs["0"]["output"] == "A" and recs["2"]["output"] == "C"
-    assert recs["1"]["error"].startswith("line 2: invalid JSON")
+    assert recs["1"]["error"] == "line 2 (row index 1): invalid JSON: Expecting ',' delimiter at column 16"
     assert recs["1"]["line"] == 2 and "recipe_hash" in recs["1"] and "output" not in recs["1"]
-    assert "line 2: invalid JSON" in result.stderr
+    assert "line 2 (row index 1): invalid JSON" in result.stderr
 
 
 def test_missing_prompt_field_is_an_error_record(tmp_path: Path, recipe: Path) -> None:

@@ -52,7 +52,8 @@ def test_json_list_with_line_numbers(tmp_path: Path) -> None:
     items = read(path)
     assert isinstance(items[0], Example) and items[0].id == "a" and items[0].meta["line"] == 3
     assert isinstance(items[1], Example) and items[1].id == "1" and items[1].meta["line"] == 4
-    assert isinstance(items[2], RowError) and "line 5: expected a JSON object" in items[2].reason
+    assert isinstance(items[2], RowError) and items[2].id == "2"
+    assert items[2].reason == "line 5 (row index 2): expected a JSON object, got int"
 
 
 def test_ids_from_default_and_mapped_fields(tmp_path: Path) -> None:
@@ -67,8 +68,49 @@ def test_invalid_json_line_does_not_stop_reading(tmp_path: Path) -> None:
     items = read(path)
     assert isinstance(items[1], RowError)
     assert items[1].line == 2 and items[1].id == "1"
-    assert items[1].reason.startswith("line 2: invalid JSON: Expecting ',' delimiter")
+    assert items[1].reason == "line 2 (row index 1): invalid JSON: Expecting ',' delimiter at column 16"
     assert isinstance(items[2], Example) and items[2].id == "2" and items[2].meta["line"] == 4
+
+
+def test_bad_line_message_names_the_number_its_id_carries(tmp_path: Path) -> None:
+    """The id of a row that can't be decoded is its 0-based row index (blank lines not counted), the
+    id it gets once fixed; the message gives the 1-based line *and* that index."""
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"prompt": "a"}\n{"prompt": "b"}\n\n{"prompt": "What is 2+2?"\n{"prompt": "c"}\n')
+    items = read(path)
+    bad = items[2]
+    assert isinstance(bad, RowError) and (bad.id, bad.line) == ("2", 4)
+    assert bad.reason == "line 4 (row index 2): invalid JSON: Expecting ',' delimiter at the end of the line"
+    fixed = path.read_text().replace('2+2?"', '2+2?"}')
+    path.write_text(fixed)
+    assert read(path)[2].id == "2"  # the same id once fixed, so --resume picks the row up
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ('{"prompt": x}', "Expecting value at column 12"),
+        ("  {'prompt': 'a'}", "Expecting property name enclosed in double quotes at column 4"),
+        ('{"prompt": "a"} {"prompt": "b"}', "Extra data at column 17"),
+        ('{"prompt": "unterminated', "Unterminated string starting at column 12"),
+        ('{"prompt": "a"   ', "Expecting ',' delimiter at the end of the line"),
+        ('{"prompt": "a"\r', "Expecting ',' delimiter at the end of the line"),
+    ],
+)
+def test_invalid_json_column_points_into_the_line(tmp_path: Path, line: str, where: str) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(('{"prompt": "ok"}\n' + line + "\n").encode())
+    (_, bad) = read(path)
+    assert isinstance(bad, RowError)
+    assert bad.reason == f"line 2 (row index 1): invalid JSON: {where}"
+
+
+def test_row_with_its_own_id_is_named_by_line_only(tmp_path: Path) -> None:
+    items = read(write_jsonl(tmp_path / "d.jsonl", [{"id": "q1", "text": "a"}, {"text": "b"}]))
+    assert [(e.id, e.reason.split(":")[0]) for e in items] == [  # type: ignore[union-attr]
+        ("q1", "line 1"),
+        ("1", "line 2 (row index 1)"),
+    ]
 
 
 def test_missing_prompt_field_lists_fields(tmp_path: Path) -> None:
@@ -159,7 +201,9 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         ('"just a string"', "neither a JSON list nor JSONL"),
         ("[]", "empty JSON list"),
         ('[{"prompt": "a"} {"prompt": "b"}]', "line 1: invalid JSON: expected ',' or ']'"),
-        ('[{"prompt": "a"},\n {"prompt": }]', "line 2: invalid JSON"),
+        ('[{"prompt": "a"},\n {"prompt": }]', "line 2: invalid JSON: Expecting value at column 13"),
+        ('[{"prompt": "a"},\n {"prompt": "b"\n\n', "line 2: invalid JSON: Expecting ',' delimiter at the end of the"),
+        ('[{"prompt": "a"}\n\n', "line 1: invalid JSON: expected ',' or ']' after a list element"),
         ('[{"prompt": "a"}] x', "unexpected data after"),
         ('{\n  "prompt": "a"\n}\n', "pretty-printed JSON object"),
     ],

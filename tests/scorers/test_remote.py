@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,11 @@ EX = Example("q", [{"role": "user", "content": "hi"}])
 
 
 class Handler(BaseHTTPRequestHandler):
-    """/len scores len(text); /flaky answers 500 twice then works; /slow sleeps; /bad and /short misbehave."""
+    """/len scores len(text); /flaky answers 500 twice then works; /slow sleeps; /bad and /short misbehave.
+
+    A client that gave up (the timeout test) may be gone when the answer is written: that is what
+    the test provokes, so the handler drops the answer instead of raising ``BrokenPipeError``.
+    """
 
     hits: dict[str, int] = {}
     bodies: list[dict] = []
@@ -46,18 +51,38 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        try:
+            self.end_headers()
+            self.wfile.write(raw)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+class Server(ThreadingHTTPServer):
+    """Joins its request threads on close and keeps, rather than prints, a handler's exception, so
+    the fixture can fail the module on one instead of a traceback landing in the middle of the run."""
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.errors: list[BaseException] = []
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001 - socketserver's signature
+        self.errors.append(sys.exc_info()[1])
 
 
 @pytest.fixture(scope="module")
 def url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-    server.server_close()
+    server.server_close()  # waits for handlers still running (/slow after the client timed out)
+    assert server.errors == [], f"the test server's handler raised: {server.errors!r}"
 
 
 def cands(*texts):

@@ -28,4 +28,4 @@ def emit(tables: Sequence[Table], document: dict[str, Any], fmt: OutputFormat) -
     else:
         console = Console(highlight=False)
         for table in tables:
-            console.print(table.to_rich())
+            console.print(table.to_rich(console.width))

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from ..core.types import Example
 from ..errors import InputError
-from .rows import FieldMap, RowError, row_to_example
+from .rows import FieldMap, RowError, bad_row, row_to_example
 
 __all__ = ["FieldMap", "RowError", "read_examples"]
 
@@ -88,16 +88,40 @@ def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
 
 
 def _jsonl(first: tuple[int, bytes], lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, object]]:
-    """Yield ``(line number, decoded row or RowError-reason string)`` for each non-blank line."""
+    """Yield ``(line number, decoded row or the reason it can't be decoded)`` per non-blank line."""
     for number, raw in _chain(first, lines):
         if not raw.strip():
             continue
         try:
-            yield number, json.loads(raw.decode("utf-8"))
+            # Without its line break, so an error at the end of the line is placed there and not at
+            # "column 1" of the (empty) next line json would otherwise count.
+            text = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as exc:
-            yield number, _Invalid(f"line {number}: not valid UTF-8 (byte {exc.start + 1})")
+            yield number, _Invalid(f"not valid UTF-8 (byte {exc.start + 1})")
+            continue
+        try:
+            yield number, json.loads(text)
         except json.JSONDecodeError as exc:
-            yield number, _Invalid(f"line {number}: invalid JSON: {exc.msg} at column {exc.colno}")
+            yield number, _Invalid(f"invalid JSON: {_message(exc)} {_locate(text, exc.pos)[1]}")
+
+
+def _message(exc: json.JSONDecodeError) -> str:
+    """json's message without a dangling "at" ("Unterminated string starting at")."""
+    return exc.msg.removesuffix(" at")
+
+
+def _locate(text: str, pos: int) -> tuple[int, str]:
+    """The 1-based line of ``pos`` in ``text`` and ``at column N`` (1-based, in characters).
+
+    json reports a truncated document (``Expecting ',' delimiter``) at the position after the
+    trailing line break, i.e. "column 1" of a line that isn't there; such a position is placed
+    ``at the end of the line`` of the last non-blank character instead.
+    """
+    end = len(text.rstrip())
+    if pos >= end:
+        return text.count("\n", 0, end) + 1, "at the end of the line"
+    line_start = text.rfind("\n", 0, pos) + 1
+    return text.count("\n", 0, pos) + 1, f"at column {pos - line_start + 1}"
 
 
 def _json_list(
@@ -117,8 +141,7 @@ def _json_list(
     rows: list[tuple[int, object]] = []
 
     def fail(message: str, at: int) -> InputError:
-        line_at = text.count("\n", 0, at) + 1
-        return InputError(f"{what}: line {line_at}: {message}")
+        return InputError(f"{what}: line {_locate(text, at)[0]}: {message}")
 
     pos = _WS.match(text, pos).end()
     if text.startswith("]", pos):
@@ -127,9 +150,8 @@ def _json_list(
         try:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{what}: line {exc.lineno}: invalid JSON: {exc.msg} at column {exc.colno}"
-            ) from None
+            line_at, column = _locate(text, exc.pos)
+            raise InputError(f"{what}: line {line_at}: invalid JSON: {_message(exc)} {column}") from None
         line += text.count("\n", counted_to, pos)
         counted_to = pos
         rows.append((line, value))
@@ -146,7 +168,7 @@ def _json_list(
 
 
 class _Invalid(str):
-    """A row that could not be decoded; the string is the reason."""
+    """A row that could not be decoded; the string is the reason (without its location)."""
 
 
 def _examples(
@@ -157,7 +179,7 @@ def _examples(
     try:
         for index, (line, row) in enumerate(rows):
             if isinstance(row, _Invalid):
-                yield RowError(str(index), line, str(row))
+                yield bad_row(index, line, str(row))
                 continue
             item = row_to_example(row, index=index, line=line, fields=fields)
             if isinstance(item, Example):

@@ -11,8 +11,13 @@ Supported row shapes, tried in this order unless a ``FieldMap`` names the fields
 A string ``subject`` field (MATH's topic) is kept in ``meta["subject"]`` and copied into the output
 record, so ``ensemble eval`` can break accuracy down by subject.
 
-The id comes from the id field (``id``, ``idx`` or ``example_id`` by default); without one it is the
-row's 0-based position in the input, which is stable across runs, so ``--resume`` can rely on it.
+The id comes from the id field (``id``, ``idx`` or ``example_id`` by default); without one (or when
+the row could not be decoded at all) it is the row's 0-based *row index*: its position among the
+input's rows, blank lines not counted. The index, not the 1-based line number, because it is what
+a row without an id field is called in every run: it is stable across runs, so ``--resume`` and
+``ensemble eval`` can match rows by it, and a bad row keeps the id it will have once it is fixed.
+Messages always say the 1-based line (what an editor shows); when the id is the row index they
+say that too (``line 4 (row index 3): ...``), so the message and the record's id never disagree.
 A bad row becomes a ``RowError`` naming the fields it has and the ones tried, never an exception:
 one unusable row must not stop a long run.
 """
@@ -58,7 +63,22 @@ class _Bad(Exception):
 
 
 def row_id(row: dict[str, Any], index: int, fields: FieldMap) -> str:
-    """The row's id: the id field stringified if present and scalar, else its 0-based index."""
+    """The row's id: the id field stringified if present and scalar, else its 0-based row index."""
+    return _field_id(row, fields) or str(index)
+
+
+def where(line: int, index: int | None = None) -> str:
+    """Where a bad row is, for its message: ``line 4``, or ``line 4 (row index 3)`` when its id is
+    the row index (pass ``index`` then), so the message names the number the record's id carries."""
+    return f"line {line}" if index is None else f"line {line} (row index {index})"
+
+
+def bad_row(index: int, line: int, reason: str) -> RowError:
+    """A row that has no id of its own (undecodable, not an object): its id is its row index."""
+    return RowError(str(index), line, f"{where(line, index)}: {reason}")
+
+
+def _field_id(row: dict[str, Any], fields: FieldMap) -> str | None:
     names = (fields.id_field,) if fields.id_field else DEFAULT_ID_FIELDS
     for name in names:
         value = row.get(name)
@@ -68,19 +88,20 @@ def row_id(row: dict[str, Any], index: int, fields: FieldMap) -> str:
             return value
         if isinstance(value, int | float):
             return str(value)
-    return str(index)
+    return None
 
 
 def row_to_example(row: Any, *, index: int, line: int, fields: FieldMap) -> Example | RowError:
-    """Convert one decoded row; ``index`` is its 0-based position, ``line`` where it starts."""
+    """Convert one decoded row; ``index`` is its 0-based row index, ``line`` where it starts."""
     if not isinstance(row, dict):
-        return RowError(str(index), line, f"line {line}: expected a JSON object, got {_type_name(row)}")
-    rid = row_id(row, index, fields)
+        return bad_row(index, line, f"expected a JSON object, got {_type_name(row)}")
+    own = _field_id(row, fields)
+    rid = own or str(index)
     try:
         messages = _messages(row, fields)
         label = _label(row, fields)
     except _Bad as exc:
-        return RowError(rid, line, f"line {line}: {exc}")
+        return RowError(rid, line, f"{where(line, None if own else index)}: {exc}")
     meta: dict[str, Any] = {"line": line, "index": index}
     if isinstance(row.get("subject"), str) and row["subject"].strip():
         meta["subject"] = row["subject"]
