@@ -4,8 +4,6 @@ member, and greedy ``union`` equal to a plain token-space weighted average writt
 
 from __future__ import annotations
 
-import codecs
-
 import pytest
 import torch
 
@@ -13,7 +11,7 @@ from ensemble_cli.aggregators.topk_union import TopkUnionAggregator
 from ensemble_cli.aggregators.union import UnionAggregator
 from ensemble_cli.core.components import EnsembleContext, Member
 from ensemble_cli.core.types import Example, GenerationSettings
-from ensemble_cli.vocab.union import SPECIAL, build_union, union_vocab
+from ensemble_cli.vocab.union import SPECIAL, build_union, union_vocab, valid_utf8_prefix
 from session_recorder import Recorder
 from tiny_models import make_generator, tiny_gemma3, tiny_llama
 
@@ -88,13 +86,6 @@ def test_gated_members_are_fed_too(pair, monkeypatch):
         assert rec.fed[0][i] == rec.fed[1][i]
 
 
-def _valid_prefix(data: bytes) -> bool:
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
-    except UnicodeDecodeError:
-        return False
-    return True
-
 
 @torch.inference_mode()
 def _reference(models, weights, tok, prompt: list[int], union, eos: set[int], max_tokens: int) -> list[int]:
@@ -114,7 +105,7 @@ def _reference(models, weights, tok, prompt: list[int], union, eos: set[int], ma
             tops.append(int(p.argmax()))
         pending = out and not _valid_prefix_complete(out)
         if pending:
-            ok = torch.tensor([_valid_prefix(out + union.entry_bytes(e)) and union.entry_bytes(e) != b""
+            ok = torch.tensor([valid_utf8_prefix(out + union.entry_bytes(e)) and union.entry_bytes(e) != b""
                                for e in range(len(union))]) & (union.kinds != SPECIAL)
             ok[union.end] = False
             score = torch.where(ok, score, torch.full_like(score, -1.0))

@@ -393,8 +393,10 @@ class _Stepper:
         """Scores of the entries that validly continue an incomplete character (all else -1)."""
         import torch
 
+        from ..vocab.union import valid_utf8_prefix
+
         u = self.union
-        cands = [int(e) for e in u.continuation.tolist() if _valid_prefix(pending + u.entry_bytes(int(e)))]
+        cands = [int(e) for e in u.continuation.tolist() if valid_utf8_prefix(pending + u.entry_bytes(int(e)))]
         out = torch.full((len(u),), -1.0)
         if not cands:
             return out
@@ -508,13 +510,6 @@ def _choose_settled(entries: torch.Tensor, scores: torch.Tensor, firsts: list[in
             return e, best
     return min(tied), best
 
-
-def _valid_prefix(data: bytes) -> bool:
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _row_generator(settings: GenerationSettings, ex: Example) -> torch.Generator | None:

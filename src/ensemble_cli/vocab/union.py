@@ -158,7 +158,7 @@ class UnionVocab:
         return self.entry_bytes(e).decode("utf-8", errors="backslashreplace")
 
 
-def _valid_prefix(data: bytes) -> bool:
+def valid_utf8_prefix(data: bytes) -> bool:
     """Valid UTF-8 possibly cut inside its last character."""
     try:
         codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
@@ -203,7 +203,7 @@ def build_union(tokenizers: Sequence[Any], eos_ids: Sequence[set[int]], vocab_si
             blob.extend(data)
             offsets.append(len(blob))
             kinds.append(kind)
-            clean.append(kind != TEXT or _valid_prefix(data))
+            clean.append(kind != TEXT or valid_utf8_prefix(data))
             if kind == SPECIAL:
                 names[e] = name
         return e
