@@ -91,6 +91,8 @@ def prepare_aliases(names: Sequence[str], *, on_event: LoadListener | None = Non
                 emit(Converted(name, time.perf_counter() - started, folder_bytes(Path(text))))
     finally:
         for proc in workers.values():
+            if proc.pid is None:  # never started (``start`` itself failed)
+                continue
             if proc.is_alive():
                 proc.terminate()
             proc.join()
