@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from .core.events import ProgressHook, RowProgress
 from .core.types import Example, Result
 from .errors import describe, format_traceback
 from .io.readers import RowError
@@ -39,9 +40,10 @@ from .verbosity import is_verbose
 
 
 class BatchPipeline(Protocol):
-    """What the runner needs from a pipeline: one result per example, in order."""
+    """What the runner needs from a pipeline: one result per example, in order (``on_progress`` is
+    only passed when the runner was given one)."""
 
-    def run_batch(self, examples: list[Example]) -> list[Result]: ...
+    def run_batch(self, examples: list[Example], *, on_progress: ProgressHook | None = ...) -> list[Result]: ...
 
 
 @dataclass
@@ -92,7 +94,9 @@ def pending(items: Iterable[Example | RowError], state: OutputState | None) -> P
 class BatchRunner:
     """Runs rows through ``pipeline`` ``batch_size`` at a time and writes their records.
 
-    ``on_record(record)`` is called after each record is written (progress, warnings).
+    ``on_record(record)`` is called after each record is written (progress, warnings);
+    ``on_progress(example_id, progress)`` after every round of an example still being worked on
+    (possibly from a worker thread when ``concurrency`` > 1).
     """
 
     def __init__(
@@ -105,6 +109,7 @@ class BatchRunner:
         batch_size: int = 8,
         on_record: Callable[[dict[str, Any]], None] | None = None,
         concurrency: int = 1,
+        on_progress: Callable[[str, RowProgress], None] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -117,6 +122,7 @@ class BatchRunner:
         self.recipe = recipe
         self.batch_size = batch_size
         self.on_record = on_record
+        self.on_progress = on_progress
         self.stats = RunStats()
 
     def run(self, items: Iterable[Example | RowError]) -> RunStats:
@@ -204,7 +210,11 @@ class BatchRunner:
     def _call(self, batch: list[Example]) -> tuple[list[Result], Timing]:
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        results = self.pipeline.run_batch(batch)
+        if self.on_progress is None:
+            results = self.pipeline.run_batch(batch)
+        else:
+            report = self.on_progress
+            results = self.pipeline.run_batch(batch, on_progress=lambda i, p: report(batch[i].id, p))
         timing = Timing(started_at=started, seconds=time.perf_counter() - t0, batch_size=len(batch))
         if len(results) != len(batch):
             raise RuntimeError(f"pipeline returned {len(results)} results for {len(batch)} examples")

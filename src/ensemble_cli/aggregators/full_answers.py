@@ -47,18 +47,24 @@ def write_answers(
     """``n`` whole answers per example by ``member`` and the prompt length of each example.
 
     Examples for which ``ctx.is_cancelled`` turns true stop early; their answers are cut short
-    (``finish_reason "length"``). Returns ``answers[example][sample]``.
+    (``finish_reason "length"``). After every chunk each example still being written is reported
+    to ``ctx.progress`` (0 output tokens: no answer is chosen yet). Returns
+    ``answers[example][sample]``.
     """
     rows = [(e, k) for e in range(len(examples)) for k in range(n)]
     session = member.generator.open([sample_example(examples[e], k) for e, k in rows], settings, salt=member.name)
     prompt_tokens = [session.prompt_length(e * n) for e in range(len(examples))]
     segs = [Segment([], "", [], "length") for _ in rows]
     active = list(range(len(rows)))  # row index of each session row
+    chunks = 0
     while active:
         budgets = [min(chunk_tokens, settings.max_tokens - len(segs[r].token_ids)) for r in active]
         out = session.generate(budgets, stop=settings.stop, temperature=settings.temperature,
                                top_p=settings.top_p, ignore_eos=settings.ignore_eos)
         keep = []
+        chunks += 1
+        for e in dict.fromkeys(rows[r][0] for r in active):  # no answer is chosen yet: 0 output tokens
+            ctx.progress(e, 0, chunks)
         for pos, (r, seg) in enumerate(zip(active, out, strict=True)):
             segs[r] = _join(segs[r], seg)
             done = seg.finish_reason == "stop" or len(segs[r].token_ids) >= settings.max_tokens

@@ -15,7 +15,8 @@ callback (``play``) and this module owns everything else:
   the caller ends an example early,
 - exact attribution (the attributed texts concatenate to the output), usage counts,
 - streaming (``ctx.emit`` as soon as a segment is final) and cancellation (``ctx.is_cancelled``,
-  checked before every round; the partial output is kept).
+  checked before every round; the partial output is kept),
+- progress (``ctx.progress`` for every example that took part in a round, after the round).
 
 All state is per call (``RowState``), so one aggregator instance can serve concurrent requests.
 
@@ -189,6 +190,7 @@ class SegmentRounds:
                 )
                 if pick.text:
                     self.ctx.emit(st.index, pick.text)
+                self.ctx.progress(st.index, st.tokens, st.rounds)
                 if pick.finish_reason == "stop":
                     st.finish, st.cause = "stop", pick.stopped_by
                 elif st.tokens >= settings.max_tokens:

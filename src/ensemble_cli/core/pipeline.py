@@ -13,10 +13,12 @@ its kind and its plugin (the one boundary for plugin failures; see ``core.guard`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from .components import Aggregator, EnsembleContext, Generator, Member, Scorer, Selector
+from .events import Loaded, Loading, LoadListener, ProgressHook
 from .guard import build_guarded
 from .pool import ModelPool, default_pool
 from .types import Example, GenerationSettings, Result
@@ -48,16 +50,29 @@ class Pipeline:
     def recipe_hash(self) -> str:
         return self.resolved.hash
 
-    def load(self, on_model: Callable[[str], None] | None = None) -> None:
+    def load(
+        self, on_model: Callable[[str], None] | None = None, *, on_event: LoadListener | None = None
+    ) -> None:
         """Load every member's weights now (they would otherwise load on first use).
 
-        Built-in aliases not yet in the conversion cache are converted first, concurrently.
+        Built-in aliases not yet in the conversion cache are converted first, concurrently (one
+        worker process each). ``on_event`` hears each conversion and each member's load as it
+        starts and ends (``core.events``), so a caller can show what is happening at every moment;
+        ``on_model(name)`` is the older, simpler hook called after each member has loaded.
         """
-        from ..models.aliases import prepare_many
+        from ..models.prepare import prepare_aliases
+        from ..quiet import quiet_third_party
 
-        prepare_many([a for m in self.members for a in m.generator.offline_aliases()])
-        for member in self.members:
+        quiet_third_party()
+        prepare_aliases([a for m in self.members for a in m.generator.offline_aliases()], on_event=on_event)
+        for member, spec in zip(self.members, self.resolved.models, strict=True):
+            label = _load_label(spec.type, member.generator)
+            if on_event is not None:
+                on_event(Loading(member.name, label))
+            t0 = time.perf_counter()
             member.generator.load()
+            if on_event is not None:
+                on_event(Loaded(member.name, label, time.perf_counter() - t0, member.generator.footprint()))
             if on_model is not None:
                 on_model(member.name)
 
@@ -68,11 +83,13 @@ class Pipeline:
         *,
         on_text: Callable[[int, str], None] | None = None,
         cancelled: Callable[[int], bool] | None = None,
+        on_progress: ProgressHook | None = None,
     ) -> list[Result]:
         """Run one batch. ``settings`` overrides the recipe's generation settings for this call (the
         server's per-request ``max_tokens``, ``temperature``, ``stop``, ``seed``); ``on_text`` receives
-        each piece of output as it becomes final and ``cancelled`` stops an example early — both
-        with the example's index in ``examples``."""
+        each piece of output as it becomes final, ``cancelled`` stops an example early and
+        ``on_progress`` hears how far each example has got after every round — all with the
+        example's index in ``examples``."""
         examples = list(examples)
         if not examples:
             return []
@@ -88,6 +105,7 @@ class Pipeline:
                 settings=settings or self.resolved.generation,
                 on_text=_reindexed(on_text, idx),
                 cancelled=_reindexed(cancelled, idx),
+                on_progress=_reindexed(on_progress, idx),
             )
             out = self.aggregator.run([examples[i] for i in idx], ctx)  # one per example: checked by the guard
             for i, res in zip(idx, out, strict=True):
@@ -100,6 +118,12 @@ class Pipeline:
                     )
                 results[i] = res
         return [r for r in results if r is not None]
+
+
+def _load_label(kind: str, generator: Generator) -> str:
+    """``hf gemma3-270m bfloat16``: the generator type and, where its config has them, model and dtype."""
+    parts = [kind, getattr(generator.config, "model", None), getattr(generator.config, "dtype", None)]
+    return " ".join(str(p) for p in parts if p)
 
 
 def _reindexed(hook: Callable[..., Any] | None, idx: list[int]) -> Callable[..., Any] | None:

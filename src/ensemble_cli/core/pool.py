@@ -3,7 +3,8 @@
 Entries are keyed by the *full* spec (generator type plus its whole validated config, as canonical
 JSON), so changing the dtype, revision or any other option loads a new model instead of silently
 reusing a stale one. Loading happens under a per-key lock, so concurrent requests (the server)
-never load the same model twice.
+never load the same model twice. Every load runs with third-party progress bars and warnings off
+(``quiet.quiet_third_party``) unless the user asked for ``--verbose``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+
+from ..quiet import quiet_third_party
 
 T = TypeVar("T")
 
@@ -41,6 +44,7 @@ class ModelPool:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._items:
+                quiet_third_party()  # no transformers bars/warnings on our stderr unless --verbose
                 self._items[key] = loader()
                 self.loads += 1
         return self._items[key]

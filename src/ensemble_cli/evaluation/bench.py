@@ -35,6 +35,7 @@ from .datasets import Row
 from .resume import Resumed
 
 if TYPE_CHECKING:
+    from ..core.events import LoadEvent, LoadListener
     from ..core.pipeline import Pipeline
     from ..registry import Registry
 
@@ -128,14 +129,27 @@ class Bench:
         self.pool = pool if pool is not None else ModelPool()
         self._pipelines: list[Pipeline] = [Pipeline(s.resolved, pool=self.pool) for s in self.systems]
 
-    def load(self, on_model: Callable[[str], None] | None = None) -> float:
-        """Load all models (each once); return the seconds it took."""
+    def load(
+        self, on_model: Callable[[str], None] | None = None, *, on_event: LoadListener | None = None
+    ) -> float:
+        """Load all models (each once); return the seconds it took. ``on_event`` hears each
+        conversion and each member's load once (``core.events``), not again per system."""
         t0 = time.perf_counter()
         seen: set[str] = set()
+        heard: set[tuple[str, type]] = set()
+
+        def event_once(event: LoadEvent) -> None:
+            member = getattr(event, "member", None)
+            if on_event is None or (member is not None and (member, type(event)) in heard):
+                return
+            if member is not None:
+                heard.add((member, type(event)))
+            on_event(event)
+
         for system, pipeline in zip(self.systems, self._pipelines, strict=True):
             if system.reused is not None:
                 continue
-            pipeline.load(on_model=lambda name: _once(name, seen, on_model))
+            pipeline.load(on_model=lambda name: _once(name, seen, on_model), on_event=event_once)
         return time.perf_counter() - t0
 
     def run(

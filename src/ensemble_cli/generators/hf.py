@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from ..core.components import ComponentConfig, Generator
+from ..core.events import Footprint
 from ..core.pool import ModelPool, default_pool, spec_key
 from ..core.seeding import row_seed
 from ..core.types import Example, GenerationSettings, ScoreItem, TokenScores
@@ -133,6 +134,16 @@ class HFGenerator(Generator):
 
     def offline_aliases(self) -> list[str]:
         return [self.config.model]
+
+    def footprint(self) -> Footprint:
+        model = self.loaded.model
+        params = list(model.parameters())  # tied weights appear once
+        return Footprint(
+            params=sum(p.numel() for p in params),
+            bytes=sum(p.numel() * p.element_size() for p in params),
+            dtype=str(model.dtype).removeprefix("torch."),
+            device=str(model.device),
+        )
 
     @property
     def tokenizer(self) -> Any:

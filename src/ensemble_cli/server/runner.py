@@ -57,7 +57,7 @@ def serve(
     def load() -> None:
         t0 = time.perf_counter()
         say(f"loading {len(pipeline.members)} model(s)…")
-        pipeline.load(on_model=lambda name: say(f"loaded model {name} ({time.perf_counter() - t0:.1f} s)"))
+        pipeline.load(on_event=lambda event: say(str(event)))  # converting / loading / loaded, one line each
         say(f"ready: serving recipe '{resolved.name}' at http://{host}:{port}/v1 "
             f"(models loaded in {time.perf_counter() - t0:.1f} s)")
 
