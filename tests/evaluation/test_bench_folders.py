@@ -191,3 +191,41 @@ def test_folders_on_other_problems_are_refused_naming_the_folder(tmp_path: Path)
     with pytest.raises(UsageError, match=r"ran other problems than .*: problem 'p0' has another prompt"):
         check_same_problems([read_bench(vote), read_bench(reworded)])
     assert len(read_benches([vote, fewer])) == 2  # a summary may list any benches
+
+
+def _timed(records: list[dict], batch: int, seconds: float) -> list[dict]:
+    """Give records the batch timing a bench writes: one started_at and wall time per batch."""
+    out = []
+    for i, rec in enumerate(records):
+        started = f"2026-01-01T00:00:{i // batch:02d}"
+        out.append({**rec, "timing": {"seconds": seconds, "started_at": started, "batch_size": batch}})
+    return out
+
+
+def test_an_unfinished_bench_is_read_with_partial_on_the_problems_all_systems_finished(tmp_path: Path) -> None:
+    folder = tmp_path / "running"
+    folder.mkdir()
+    ensemble_recipe = {"name": "duo", "models": [{"name": "b"}, {"name": "a"}]}
+    rows = {
+        "member-a.jsonl": _timed(member_records("duo", "a", "110011"), 2, 1.0),  # 3 batches done
+        "member-b.jsonl": _timed(member_records("duo", "b", "1000"), 2, 2.0),  # 2 batches done
+        "ensemble.jsonl": [{**r, "recipe": ensemble_recipe} for r in _timed(verdicts("1111"), 2, 5.0)],
+    }
+    for name, records in rows.items():
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(UsageError, match="not a finished bench folder"):
+        read_bench(folder)
+    bench = read_bench(folder, partial=True)
+    assert bench.partial and bench.recipe == "duo" and bench.ensemble_name == "duo"
+    assert list(bench.members) == ["b", "a"]  # recipe order
+    assert [len(r) for r in bench.members.values()] == [4, 4] and len(bench.ensemble) == 4
+    assert bench.seconds == {"b": 4.0, "a": 2.0, "duo": 10.0}  # two finished batches each
+    row = result_row(bench)
+    assert row.problems == 4 and row.command.startswith("(partial:")
+    assert row.ensemble.value == 1.0
+
+
+def test_partial_still_needs_records(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="not a bench folder"):
+        read_bench(tmp_path / "empty", partial=True)

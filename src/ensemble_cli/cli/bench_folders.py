@@ -24,6 +24,10 @@ class CostAxis(StrEnum):
 
 
 _FOLDERS_HELP = "Bench folders (each the --output-dir of an `ensemble bench`)."
+_PARTIAL_HELP = (
+    "Also read unfinished benches (no bench.json: still running or interrupted), "
+    "on the problems every system has finished."
+)
 
 
 def plot(
@@ -34,13 +38,14 @@ def plot(
     ] = CostAxis.time,
     title: Annotated[str | None, typer.Option(help="Figure title. [default: what is plotted]")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Points table on stdout.")] = OutputFormat.table,
+    partial: Annotated[bool, typer.Option("--partial", help=_PARTIAL_HELP)] = False,
 ) -> None:
     """Accuracy against cost for several bench folders on the same problems, with the Pareto frontier."""
     from ..evaluation.folders import read_benches
     from ..evaluation.frontier import frontier, frontier_figure, frontier_table
     from ..evaluation.report import write_png
 
-    result = frontier(read_benches(folders), cost=cost.value)
+    result = frontier(read_benches(folders, partial=partial), cost=cost.value)
     write_png(output, frontier_figure(result, title))
     emit([frontier_table(result)], result.to_dict(), fmt)
     stderr_console().print(f"figure in {output}", soft_wrap=True, markup=False)
@@ -49,10 +54,11 @@ def plot(
 def summary(
     folders: Annotated[list[str], typer.Argument(help=_FOLDERS_HELP, show_default=False)],
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output on stdout.")] = OutputFormat.table,
+    partial: Annotated[bool, typer.Option("--partial", help=_PARTIAL_HELP)] = False,
 ) -> None:
     """One results row per bench folder: accuracies, lift with its paired 95% CI, McNemar, cost, command."""
     from ..evaluation.folders import read_benches
     from ..evaluation.results import result_row, results_document, results_table
 
-    rows = [result_row(f) for f in read_benches(folders)]
+    rows = [result_row(f) for f in read_benches(folders, partial=partial)]
     emit([results_table(rows)], results_document(rows), fmt)

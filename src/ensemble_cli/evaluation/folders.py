@@ -68,6 +68,7 @@ class BenchFolder:
     seconds: dict[str, float]  #: system name -> generation seconds (``bench.json``)
     reused: set[str]  #: members whose records an earlier bench's ``--baselines`` run supplied
     comparison: Comparison
+    partial: bool = False  #: read with ``partial=True`` from a bench still running or interrupted
 
     @property
     def label(self) -> str:
@@ -79,13 +80,19 @@ class BenchFolder:
         return {str(r["id"]): r.get("prompt") for r in self.ensemble}
 
 
-def read_bench(path: str | Path) -> BenchFolder:
-    """Read and re-grade the bench in ``path``."""
+def read_bench(path: str | Path, *, partial: bool = False) -> BenchFolder:
+    """Read and re-grade the bench in ``path``.
+
+    With ``partial``, a folder without ``bench.json`` (a bench still running, or interrupted) is read
+    from its records files alone (``read_partial``); a finished folder is read as usual.
+    """
     folder = Path(path)
     if not folder.is_dir():
         what = "a file" if folder.exists() else "not found"
         raise UsageError(f"{folder}: {what}, not a bench folder (the --output-dir of an `ensemble bench`)")
     doc_path = folder / "bench.json"
+    if not doc_path.is_file() and partial:
+        return read_partial(folder)
     if not doc_path.is_file():
         raise UsageError(
             f"{folder} is not a finished bench folder: it has no bench.json "
@@ -118,11 +125,63 @@ def read_bench(path: str | Path) -> BenchFolder:
     )
 
 
-def read_benches(paths: Sequence[str | Path]) -> list[BenchFolder]:
+def read_benches(paths: Sequence[str | Path], *, partial: bool = False) -> list[BenchFolder]:
     """Read every folder (whatever problems each ran: a summary may list any benches)."""
     if not paths:
         raise UsageError("give at least one bench folder")
-    return [read_bench(p) for p in paths]
+    return [read_bench(p, partial=partial) for p in paths]
+
+
+def read_partial(folder: Path) -> BenchFolder:
+    """An unfinished bench, compared on the problems every system has finished so far.
+
+    Long benches (hours of CPU) are read while they run, or after an interruption, without waiting
+    for ``--resume`` to finish them. Systems are interleaved batch by batch with the same batches,
+    so the problems all of them finished are whole batches, and each system's time is the sum of
+    those batches' wall times (every record carries its batch's ``timing``). There is no command:
+    the reproducing line is written with ``bench.json`` when the bench finishes.
+    """
+    ensemble_file = folder / "ensemble.jsonl"
+    member_files = sorted(folder.glob("member-*.jsonl"))
+    if not ensemble_file.is_file() or not member_files:
+        raise UsageError(f"{folder}: no ensemble.jsonl and member-*.jsonl records, not a bench folder")
+    ensemble_all = read_records(ensemble_file).records
+    recipe = next((r["recipe"] for r in ensemble_all if isinstance(r.get("recipe"), dict)), None)
+    if recipe is None:
+        raise UsageError(f"{folder}: ensemble.jsonl has no finished record yet")
+    order = [m.get("name") for m in recipe.get("models", [])]
+    by_name = {f.stem.removeprefix("member-"): read_records(f).records for f in member_files}
+    names = [n for n in order if n in by_name] + [n for n in by_name if n not in order]
+    done = set.intersection(*({str(r["id"]) for r in recs} for recs in [ensemble_all, *by_name.values()]))
+    if not done:
+        raise UsageError(f"{folder}: no problem is finished by every system yet")
+
+    def kept(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in records if str(r["id"]) in done]
+
+    def seconds(records: list[dict[str, Any]]) -> float:
+        batches = {(t.get("started_at"), t.get("seconds")) for r in records if isinstance(t := r.get("timing"), dict)}
+        return float(sum(s for _, s in batches if isinstance(s, int | float)))
+
+    members = {n: kept(by_name[n]) for n in names}
+    ensemble = kept(ensemble_all)
+    name = str(recipe.get("name", "ensemble"))
+    if name in members:
+        name = f"{name}-ensemble"
+    times = {n: seconds(r) for n, r in members.items()} | {name: seconds(ensemble)}
+    return BenchFolder(
+        path=folder,
+        recipe=str(recipe.get("name", folder.name)),
+        source=None,
+        command=None,
+        members=members,
+        ensemble_name=name,
+        ensemble=ensemble,
+        seconds=times,
+        reused=set(),
+        comparison=compare(members, ensemble, times, ensemble_name=name),
+        partial=True,
+    )
 
 
 def check_same_problems(folders: Sequence[BenchFolder]) -> None:

@@ -90,7 +90,7 @@ def result_row(folder: BenchFolder) -> ResultRow:
         time_ratio=cost.time_ratio,
         shares={k: v for k, v in c.shares.items() if v > 0 or k in folder.members} if any(c.shares.values()) else {},
         escalated=escalation(folder.ensemble),
-        command=folder.command,
+        command=folder.command if not folder.partial else f"(partial: {folder.path} still running or interrupted)",
     )
 
 
