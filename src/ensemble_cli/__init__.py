@@ -31,7 +31,22 @@ _EXPORTS = {
     "UsageError": "ensemble_cli.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [  # a literal, so tools read it; tests check it against _EXPORTS
+    "Attribution",
+    "Completion",
+    "Ensemble",
+    "EnsembleError",
+    "Example",
+    "RecipeError",
+    "RunReport",
+    "Stream",
+    "StreamPiece",
+    "Usage",
+    "UsageError",
+    "__version__",
+    "bench",
+    "evaluate",
+]
 
 
 def __getattr__(name: str) -> Any:

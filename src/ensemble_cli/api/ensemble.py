@@ -184,7 +184,9 @@ class Ensemble:
                     cancelled=None if stop is None else lambda _i: stop(),
                 )
                 timing = Timing(started_at=started, seconds=time.perf_counter() - t0, batch_size=len(batch))
-                out += [Completion(ex, res, timing, recipe_hash, recipe) for ex, res in zip(batch, results, strict=True)]
+                out += [
+                    Completion(ex, res, timing, recipe_hash, recipe) for ex, res in zip(batch, results, strict=True)
+                ]
         return out
 
     # -- datasets ---------------------------------------------------------------------------------
