@@ -22,7 +22,6 @@ _EXPORTS = {
     "Stream": "ensemble_cli.api.streams",
     "RunReport": "ensemble_cli.api.runs",
     "evaluate": "ensemble_cli.api.tools",
-    "bench": "ensemble_cli.api.tools",
     "Example": "ensemble_cli.core.types",
     "Attribution": "ensemble_cli.core.types",
     "Usage": "ensemble_cli.core.types",
@@ -44,7 +43,6 @@ __all__ = [  # a literal, so tools read it; tests check it against _EXPORTS
     "Usage",
     "UsageError",
     "__version__",
-    "bench",
     "evaluate",
 ]
 
@@ -67,6 +65,6 @@ if TYPE_CHECKING:
     from .api.results import Completion, StreamPiece
     from .api.runs import RunReport
     from .api.streams import Stream
-    from .api.tools import bench, evaluate
+    from .api.tools import evaluate
     from .core.types import Attribution, Example, Usage
     from .errors import EnsembleError, RecipeError, UsageError
