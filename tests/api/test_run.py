@@ -84,4 +84,4 @@ def test_evaluate_is_the_eval_json_document(tmp_path: Path, data: Path) -> None:
     document = evaluate(out)
     assert document == json.loads(cli.stdout)
     graded = document["files"][0]
-    assert (graded["correct"], graded["total"], graded["errors"]) == (1, 3, 1)  # 12 right, boom failed, 7 wrong
+    assert (graded["correct"], graded["total"], graded["errors"]) == (1, 3, 2)  # 12 right, boom and 7 wrong
