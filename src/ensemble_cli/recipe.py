@@ -17,7 +17,7 @@ import hashlib
 import json
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -234,15 +234,20 @@ def _index(override: str, where: str, part: str, items: list) -> int:
     return index
 
 
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
     """Apply ``path.to.key=value`` overrides (value parsed as YAML) to a copy of ``data``.
 
     Missing mappings along the path are created (``scorer.type=logprob`` adds a scorer); list
     items are addressed by index (``models.0.params.dtype=float32``); index ``len`` appends.
+    A mapping ``{"path.to.key": value}`` (the Python API) sets the values as given, unparsed.
     """
     result = copy.deepcopy(data)
-    for override in overrides:
-        parts, value = _parse_override(override)
+    if isinstance(overrides, Mapping):
+        shown = {key: f"{key}={value!r}" for key in overrides for value in [overrides[key]]}
+        pairs = [(shown[key], _split_key(shown[key], str(key)), value) for key, value in overrides.items()]
+    else:
+        pairs = [(override, *_parse_override(override)) for override in overrides]
+    for override, parts, value in pairs:
         node: Any = result
         for depth, part in enumerate(parts):
             where = ".".join(parts[:depth])
@@ -255,12 +260,29 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
                 kind = type(node).__name__
                 raise UsageError(f"invalid override {override!r}: {where} is a {kind}, not a mapping or list")
             if last:
-                node[key] = value
+                node[key] = copy.deepcopy(value)
             else:
                 if isinstance(node, dict) and node.get(key) is None:
                     node[key] = {}
                 node = node[key]
     return result
+
+
+def _split_key(override: str, key: str) -> list[str]:
+    parts = key.strip().split(".")
+    if not key.strip() or any(not p.strip() for p in parts):
+        raise UsageError(f"invalid override {override!r}: expected a dotted key such as generation.max_tokens")
+    return [p.strip() for p in parts]
+
+
+def generation_settings(base: GenerationSpec, changes: Mapping[str, Any]) -> GenerationSpec:
+    """``base`` with ``changes`` (a call's sampling arguments) applied, validated like the recipe's
+    ``generation`` block: an unknown field or a bad value is a ``UsageError`` naming it."""
+    try:
+        return GenerationSpec.model_validate({**base.model_dump(), **changes})
+    except ValidationError as exc:
+        problems = "; ".join(str(p) for p in _pydantic_problems(exc, GenerationSpec))
+        raise UsageError(f"invalid sampling settings: {problems}") from exc
 
 
 # -- validation ---------------------------------------------------------------------------------
@@ -494,7 +516,7 @@ def validate_recipe(data: dict[str, Any], registry: Registry, source: str | None
 
 
 def load_recipe(
-    path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None
+    path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = (), registry: Registry | None = None
 ) -> ResolvedRecipe:
     """Read, override and validate a recipe file (registry defaults to the process's plugins)."""
     registry = registry if registry is not None else get_registry()

@@ -149,7 +149,8 @@ def test_emit_streams_final_text_and_cancel_stops(gemma, llama):
     class Ctx(EnsembleContext):
         pieces: dict = dataclasses.field(default_factory=dict)
 
-        def emit(self, index: int, text: str) -> None:
+        def emit(self, index: int, text: str, model: str | None = None) -> None:
+            assert model is not None and set(model.split("+")) <= {"l", "g"}  # each piece names its writer(s)
             self.pieces.setdefault(index, []).append(text)
 
         def is_cancelled(self, index: int) -> bool:

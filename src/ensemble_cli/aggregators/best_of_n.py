@@ -118,7 +118,7 @@ class BestOfNAggregator(Aggregator):
             chosen = pick(pools[e], own, cfg.tie_break)
             best = pools[e][chosen]
             seg = best.segment
-            ctx.emit(e, seg.text)
+            ctx.emit(e, seg.text, best.member)
             results.append(Result(
                 ex.id, seg.text, seg.finish_reason,
                 attribution=[Attribution(best.member, 0, seg.text, len(seg.token_ids), own[chosen])],

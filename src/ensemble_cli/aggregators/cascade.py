@@ -247,12 +247,13 @@ class CascadeAggregator(Aggregator):
                 results[e].selected_models = [primary.name]  # type: ignore[union-attr]
             elif not decided[e].escalate:
                 results[e] = self._settled(ex, decided[e], prompt_tokens[e], primary)
-                ctx.emit(e, results[e].output)  # type: ignore[union-attr]
+                ctx.emit(e, results[e].output, primary.name)  # type: ignore[union-attr]
         up = [e for e in live if decided[e].escalate]
         if up:
             inner_ctx = EnsembleContext(
                 members=stronger, scorer=ctx.scorer, settings=ctx.settings,
-                on_text=lambda i, text: ctx.emit(up[i], text), cancelled=lambda i: ctx.is_cancelled(up[i]),
+                on_piece=lambda i, text, model: ctx.emit(up[i], text, model),
+                cancelled=lambda i: ctx.is_cancelled(up[i]),
             )
             escalated = self.inner.run([examples[e] for e in up], inner_ctx)
             if len(escalated) != len(up):

@@ -120,7 +120,7 @@ class RankAggregator(Aggregator):
             i, score = chosen[e]
             best = answers[e][i]
             seg = best.segment
-            ctx.emit(e, seg.text)
+            ctx.emit(e, seg.text, best.member)
             results.append(Result(
                 ex.id, seg.text, seg.finish_reason,
                 attribution=[Attribution(best.member, 0, seg.text, len(seg.token_ids), score)],

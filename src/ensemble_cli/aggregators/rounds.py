@@ -189,7 +189,7 @@ class SegmentRounds:
                     Attribution(self.members[pick.writer].name, rnd, pick.text, pick.tokens, pick.score)
                 )
                 if pick.text:
-                    self.ctx.emit(st.index, pick.text)
+                    self.ctx.emit(st.index, pick.text, self.members[pick.writer].name)
                 self.ctx.progress(st.index, st.tokens, st.rounds)
                 if pick.finish_reason == "stop":
                     st.finish, st.cause = "stop", pick.stopped_by

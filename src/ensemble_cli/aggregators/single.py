@@ -67,7 +67,7 @@ def write_to_end(
             if seg.token_ids or seg.text:
                 res.attribution.append(Attribution(writer, rnd if fixed_round is None else fixed_round,
                                                    seg.text, len(seg.token_ids)))
-            ctx.emit(e, seg.text)
+            ctx.emit(e, seg.text, writer)
             ctx.progress(e, res.usage.completion_tokens, rnd + 1)
             if seg.finish_reason == "stop":
                 res.finish_reason, res.stop_cause = "stop", seg.stopped_by

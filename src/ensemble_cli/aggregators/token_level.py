@@ -537,9 +537,18 @@ def _emit(ctx: EnsembleContext, st: _Row, settings: GenerationSettings, *, final
     """Hand newly final text to ``ctx.emit``: all of it at the end, else all but a possible stop-string start."""
     hold = 0 if final else max((len(s) - 1 for s in settings.stop if s), default=0)
     upto = max(st.emitted, len(st.text) - hold)
-    if upto > st.emitted:
-        ctx.emit(st.index, st.text[st.emitted : upto])
-        st.emitted = upto
+    if upto <= st.emitted:
+        return
+    start = 0  # each attributed piece overlapping [emitted, upto) goes out with its writer(s)' name
+    for a in st.attribution:
+        end = start + len(a.text)
+        lo, hi = max(start, st.emitted), min(end, upto)
+        if hi > lo:
+            ctx.emit(st.index, st.text[lo:hi], a.model)
+        start = end
+    if start < upto:  # cannot happen while the pieces concatenate to the text; never lose output
+        ctx.emit(st.index, st.text[max(start, st.emitted) : upto])
+    st.emitted = upto
 
 
 def _result(st: _Row, members: Sequence[Member], gate: bool) -> Result:

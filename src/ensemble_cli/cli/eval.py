@@ -11,7 +11,6 @@ a PNG of the accuracies.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,23 +28,10 @@ def eval_command(
     plot: Annotated[str | None, typer.Option(help="Also write a PNG of the accuracies.")] = None,
 ) -> None:
     """Grade result files: accuracy (95% Wilson interval), per subject, tokens and latency."""
-    from ..evaluation.load import read_records
-    from ..evaluation.summary import summarize_records
+    from ..api.tools import grade_files  # the same function as the Python API's evaluate()
     from ..evaluation.views import eval_tables
 
-    summaries, document = [], {"files": []}
-    for path in files:
-        loaded = read_records(path)
-        if loaded.bad_lines:
-            typer.echo(
-                f"warning: {path}: {loaded.bad_lines} lines are not records; skipped: {loaded.describe_bad()}", err=True
-            )
-        summary = summarize_records(Path(path).name if _unique_names(files) else path, loaded.records)
-        if not summary.accuracy.total:
-            typer.echo(f"warning: {path}: no record has a gradable label", err=True)
-        summaries.append(summary)
-        bad = {"bad_lines": loaded.bad_lines, "bad_line_numbers": [n for n, _ in loaded.bad]}
-        document["files"].append({"path": path, **summary.to_dict(), **bad})
+    summaries, document = grade_files(files, lambda text: typer.echo(f"warning: {text}", err=True))
     tables = eval_tables(summaries)
     emit(tables, document, fmt)
     if report or plot:
@@ -57,8 +43,3 @@ def eval_command(
         if report:
             write_html(report, "ensemble eval", tables, png)
 
-
-def _unique_names(files: list[str]) -> bool:
-    """Show bare file names unless two files share one (then full paths tell them apart)."""
-    names = [Path(f).name for f in files]
-    return len(set(names)) == len(names)

@@ -14,6 +14,10 @@ Choices worth knowing:
 - ``--limit N`` takes the first N rows of the input, counted *before* resume skipping, so
   ``--limit 100 --resume`` finishes the same 100 rows the first run started.
 
+The work itself is ``api.runs.run_dataset`` (the Python API's ``Ensemble.run`` is the same
+function): this module parses the arguments, shows the console display and maps the outcome to
+an exit code.
+
 Exit codes: 0 every row ok, 1 some rows failed (including input errors a resumed run skipped
 because an earlier run already recorded them), 2 usage/recipe/input error, 130 interrupted.
 """
@@ -22,34 +26,16 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from itertools import islice
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from ..batch import BatchRunner, RunStats, pending
 from ..errors import UsageError
-from ..io.readers import FieldMap, read_examples
-from ..io.writers import STDOUT, OutputState, ResultWriter, scan_output
-from .resume_hint import resume_command
-from .run_display import print_summary, stderr_console
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from ..core.types import Example
-    from ..io.readers import RowError
-    from ..recipe import ResolvedRecipe
+from ..io.readers import FieldMap
+from ..io.writers import STDOUT
+from .run_display import stderr_console
 
 __all__ = ["run"]
-
-
-def default_output(input_path: str, recipe_name: str) -> str:
-    """``data/gsm8k.jsonl`` + recipe ``quickstart`` → ``gsm8k.quickstart.jsonl`` (in the cwd)."""
-    stem = "stdin" if input_path == STDOUT else Path(input_path).stem or "input"
-    return f"{stem}.{recipe_name}.jsonl"
 
 
 def run(
@@ -90,8 +76,10 @@ def run(
     messages_field: Annotated[str | None, typer.Option(help="Input field holding chat messages.")] = None,
 ) -> None:
     """Run a recipe over a dataset and write one JSON line per example."""
-    from ..recipe import load_recipe  # imported late: keeps `ensemble --help` fast
-    from .load_status import LoadStatus, describe_plan
+    from ..api.ensemble import Ensemble  # imported late: keeps `ensemble --help` fast
+    from ..api.runs import run_dataset
+    from .load_status import LoadStatus
+    from .run_display import ConsoleRunDisplay
 
     console = stderr_console()
     if resume and overwrite:
@@ -101,101 +89,20 @@ def run(
 
     with LoadStatus(console) as status:  # on screen from the first second: nothing looks stuck
         status.start("recipe", f"resolving recipe {recipe}")
-        resolved = load_recipe(recipe, overrides=tuple(overrides or ()))
+        ensemble = Ensemble.from_recipe(recipe, overrides or ())
         status.finish("recipe")
     if input == STDOUT and sys.stdin.isatty():
         console.print("reading examples from the terminal (one JSON object per line; end with Ctrl-D)")
-    fields = FieldMap(prompt_field, label_field, id_field, messages_field)
-    rows = list(islice(read_examples(input, fields=fields), limit))
-    out = output or default_output(input, resolved.recipe.name)
-    if STDOUT not in (input, out) and Path(out).resolve() == Path(input).resolve():
-        raise UsageError(f"--output {out} is the input file; choose another output path")
-
-    plan = pending(rows, _existing_output(out, resume=resume, overwrite=overwrite))
-    console.print(describe_plan(resolved, len(plan.todo), len(rows), out), markup=False, soft_wrap=True)
-
-    stats = RunStats()
-    load_seconds = 0.0
-    started = time.perf_counter()
-    writer = ResultWriter(out, resume=resume)
     try:
-        if writer.repaired_bytes:
-            console.print(
-                f"removed an unfinished last line ({writer.repaired_bytes} bytes) "
-                f"left in {out} by an interrupted run",
-                style="yellow",
-                markup=False,
-            )
-        if not plan.todo:
-            console.print(f"nothing to do: all {plan.skipped} rows are already in {out}", markup=False)
-        else:
-            load_seconds, stats = _generate(resolved, plan.todo, writer, batch_size, console, concurrency)
-    except KeyboardInterrupt:
-        writer.close()
-        written = writer.written
-        target = "stdout" if out == STDOUT else out
-        console.print(f"\ninterrupted: {written} records written to {target}.", style="yellow", markup=False)
-        if out != STDOUT:
-            console.print(f"continue with: {resume_command(out, ('--output', '-o'))}", soft_wrap=True, markup=False)
+        report = run_dataset(
+            ensemble, input, output, resume=resume, overwrite=overwrite, limit=limit, batch_size=batch_size,
+            concurrency=concurrency, fields=FieldMap(prompt_field, label_field, id_field, messages_field),
+            display=ConsoleRunDisplay(console),
+        )
+    except KeyboardInterrupt:  # the display has said how far it got and how to continue
         raise typer.Exit(130) from None
     except BrokenPipeError:  # `ensemble run ... -o - | head`: the reader left; stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
-        console.print(f"\noutput closed by the reader after {writer.written} records", markup=False)
         raise typer.Exit(1) from None
-    finally:
-        writer.close()
-    seconds = time.perf_counter() - started - load_seconds
-    print_summary(console, stats, plan, seconds=seconds, load_seconds=load_seconds, output=out)
-    if stats.errors or plan.known_errors:
-        raise typer.Exit(1)
-
-
-def _existing_output(out: str, *, resume: bool, overwrite: bool) -> OutputState | None:
-    """What ``--resume`` continues from (``None``: not resuming); refuse to clobber silently."""
-    if out == STDOUT:
-        return None
-    existing = scan_output(out)
-    if resume:
-        return existing
-    if (existing.records or existing.bad_lines or existing.partial_tail) and not overwrite:
-        raise UsageError(
-            f"output file {out} already exists ({existing.records} records); "
-            "pass --resume to continue it or --overwrite to replace it"
-        )
-    return None
-
-
-def _generate(
-    resolved: ResolvedRecipe,
-    todo: list[Example | RowError],
-    writer: ResultWriter,
-    batch_size: int,
-    console: Console,
-    concurrency: int = 1,
-) -> tuple[float, RunStats]:
-    """Load the models, then run every pending row with a progress bar; return (load s, stats)."""
-    from ..core.pipeline import Pipeline  # heavy imports (torch) only when there is work
-    from .load_status import LoadStatus
-    from .run_progress import RunProgress
-
-    t0 = time.perf_counter()
-    with LoadStatus(console) as status:
-        status.start("build", "building the pipeline")
-        pipeline = Pipeline(resolved)
-        status.finish("build")
-        pipeline.load(on_event=status.on_event)
-    load_seconds = time.perf_counter() - t0
-    console.print(f"models ready in {load_seconds:.1f} s", markup=False)
-    with RunProgress(console, total=len(todo), max_tokens=resolved.generation.max_tokens) as progress:
-        runner = BatchRunner(
-            pipeline,
-            writer,
-            recipe_hash=resolved.hash,
-            recipe=resolved.as_dict(),
-            batch_size=batch_size,
-            on_record=progress.on_record,
-            on_progress=progress.on_progress,
-            concurrency=concurrency,
-        )
-        stats = runner.run(todo)
-    return load_seconds, stats
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)

@@ -188,10 +188,17 @@ class EnsembleContext:
     on_text: Callable[[int, str], None] | None = None
     cancelled: Callable[[int], bool] | None = None
     on_progress: ProgressHook | None = None
+    #: like ``on_text``, with the name of the member that wrote the piece (``None``: not known)
+    on_piece: Callable[[int, str, str | None], None] | None = None
 
-    def emit(self, index: int, text: str) -> None:
-        if self.on_text is not None and text:
+    def emit(self, index: int, text: str, model: str | None = None) -> None:
+        """Example ``index`` has ``text`` more final output, written by member ``model``."""
+        if not text:
+            return
+        if self.on_text is not None:
             self.on_text(index, text)
+        if self.on_piece is not None:
+            self.on_piece(index, text, model)
 
     def progress(self, index: int, tokens: int, rounds: int) -> None:
         """Example ``index`` now has ``tokens`` output tokens after ``rounds`` rounds/chunks/steps."""

@@ -84,12 +84,14 @@ class Pipeline:
         on_text: Callable[[int, str], None] | None = None,
         cancelled: Callable[[int], bool] | None = None,
         on_progress: ProgressHook | None = None,
+        on_piece: Callable[[int, str, str | None], None] | None = None,
     ) -> list[Result]:
         """Run one batch. ``settings`` overrides the recipe's generation settings for this call (the
         server's per-request ``max_tokens``, ``temperature``, ``stop``, ``seed``); ``on_text`` receives
         each piece of output as it becomes final, ``cancelled`` stops an example early and
-        ``on_progress`` hears how far each example has got after every round — all with the
-        example's index in ``examples``."""
+        ``on_progress`` hears how far each example has got after every round, ``on_piece`` hears what
+        ``on_text`` hears plus the member that wrote the piece (the Python API's ``stream``) — all
+        with the example's index in ``examples``."""
         examples = list(examples)
         if not examples:
             return []
@@ -106,6 +108,7 @@ class Pipeline:
                 on_text=_reindexed(on_text, idx),
                 cancelled=_reindexed(cancelled, idx),
                 on_progress=_reindexed(on_progress, idx),
+                on_piece=_reindexed(on_piece, idx),
             )
             out = self.aggregator.run([examples[i] for i in idx], ctx)  # one per example: checked by the guard
             for i, res in zip(idx, out, strict=True):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.types import Example
+from ..errors import ExampleError
 
 DEFAULT_ID_FIELDS = ("id", "idx", "example_id")
 DEFAULT_LABEL_FIELDS = ("answer", "label", "output")
@@ -96,12 +97,21 @@ def row_to_example(row: Any, *, index: int, line: int, fields: FieldMap) -> Exam
     if not isinstance(row, dict):
         return bad_row(index, line, f"expected a JSON object, got {_type_name(row)}")
     own = _field_id(row, fields)
-    rid = own or str(index)
+    try:
+        return to_example(row, index=index, line=line, fields=fields)
+    except ExampleError as exc:
+        return RowError(own or str(index), line, f"{where(line, None if own else index)}: {exc}")
+
+
+def to_example(row: dict[str, Any], *, index: int, line: int, fields: FieldMap = FieldMap()) -> Example:
+    """One row as an ``Example``, or ``ExampleError`` saying why not (without the row's location:
+    the caller knows how to name it — a file's line, the Python API's ``x[3]``)."""
+    rid = _field_id(row, fields) or str(index)
     try:
         messages = _messages(row, fields)
         label = _label(row, fields)
     except _Bad as exc:
-        return RowError(rid, line, f"{where(line, None if own else index)}: {exc}")
+        raise ExampleError(str(exc)) from None
     meta: dict[str, Any] = {"line": line, "index": index}
     if isinstance(row.get("subject"), str) and row["subject"].strip():
         meta["subject"] = row["subject"]

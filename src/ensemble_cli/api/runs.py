@@ -1,0 +1,220 @@
+"""``ensemble run``'s contract over a dataset, as one function both the CLI and Python call.
+
+``run_dataset`` is the single path from an ``Ensemble`` and an input file to an output file:
+read the rows (``--limit`` counted before resume skipping), refuse to clobber an existing output
+unless resuming or overwriting, skip ids already done, load the models, run every pending row
+through ``BatchRunner`` (crash-safe: one flushed JSON line per example; a bad row becomes an
+error record, never a gap) and report. The terminal display is a ``RunDisplay``: the CLI passes
+the console one (``cli.run_display.ConsoleRunDisplay``), Python gets the same one with
+``progress=True`` and the silent base class with ``progress=False``; nothing here prints.
+
+Exit semantics as Python values and exceptions: usage, recipe and input problems raise their
+typed errors (exit 2 on the CLI); the returned ``RunReport.exit_code`` is 0 when every row is ok
+and 1 when some failed (including input errors an earlier run already recorded); Ctrl-C raises
+``KeyboardInterrupt`` after the writer has flushed what was done (the CLI exits 130).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..batch import BatchRunner, Pending, RunStats, pending
+from ..errors import UsageError
+from ..io.readers import FieldMap, read_examples
+from ..io.writers import STDOUT, OutputState, ResultWriter, scan_output
+
+if TYPE_CHECKING:
+    from ..core.events import LoadEvent, RowProgress
+    from ..recipe import ResolvedRecipe
+    from .ensemble import Ensemble
+
+
+@dataclass
+class RunReport:
+    """What a run did: counts, where the records are, and how long loading and generating took."""
+
+    output: str
+    stats: RunStats
+    plan: Pending
+    rows: int
+    seconds: float = 0.0  #: generation wall time (model loading excluded)
+    load_seconds: float = 0.0
+
+    @property
+    def ok(self) -> int:
+        return self.stats.ok
+
+    @property
+    def errors(self) -> int:
+        """Rows that failed in this run (error records written)."""
+        return self.stats.errors
+
+    @property
+    def skipped(self) -> int:
+        """Rows an earlier run had already done (``resume``)."""
+        return self.plan.skipped
+
+    @property
+    def exit_code(self) -> int:
+        """``ensemble run``'s exit code: 0 every row ok, 1 some rows failed."""
+        return 1 if self.stats.errors or self.plan.known_errors else 0
+
+
+class _NoStatus:
+    """The load-status steps, unshown."""
+
+    def start(self, key: str, text: str) -> None: ...
+
+    def finish(self, key: str, text: str | None = None) -> None: ...
+
+    def on_event(self, event: LoadEvent) -> None: ...
+
+
+class RunDisplay:
+    """What a run shows while it works; this base shows nothing (``progress=False``)."""
+
+    def planned(self, resolved: ResolvedRecipe, todo: int, rows: int, output: str) -> None:
+        """The run's plan is known (before anything loads)."""
+
+    def repaired(self, nbytes: int, output: str) -> None:
+        """An unfinished last line left by an interrupted run was cut from ``output``."""
+
+    def nothing_to_do(self, skipped: int, output: str) -> None:
+        """Every row is already in ``output``."""
+
+    @contextlib.contextmanager
+    def loading(self) -> Iterator[Any]:
+        """A status with ``start(key, text)``, ``finish(key)`` and ``on_event(event)`` while models load."""
+        yield _NoStatus()
+
+    def loaded(self, seconds: float) -> None:
+        """The models are ready."""
+
+    @contextlib.contextmanager
+    def running(self, total: int, max_tokens: int) -> Iterator[tuple[RecordHook | None, ProgressHook | None]]:
+        """``(on_record, on_progress)`` hooks for the rows being run (``None``: not listened to)."""
+        yield None, None
+
+    def interrupted(self, written: int, output: str) -> None:
+        """Ctrl-C: ``written`` records are safe in ``output``."""
+
+    def reader_left(self, written: int) -> None:
+        """stdout's reader went away (``ensemble run -o - | head``)."""
+
+    def summary(self, report: RunReport) -> None:
+        """The run is over."""
+
+
+RecordHook = Callable[[dict[str, Any]], None]
+ProgressHook = Callable[[str, "RowProgress"], None]
+
+
+def default_output(input_path: str, recipe_name: str) -> str:
+    """``data/gsm8k.jsonl`` + recipe ``quickstart`` → ``gsm8k.quickstart.jsonl`` (in the cwd)."""
+    stem = "stdin" if input_path == STDOUT else Path(input_path).stem or "input"
+    return f"{stem}.{recipe_name}.jsonl"
+
+
+def run_dataset(
+    ensemble: Ensemble,
+    input: str | Path,
+    output: str | Path | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    limit: int | None = None,
+    batch_size: int = 8,
+    concurrency: int = 1,
+    fields: FieldMap | None = None,
+    display: RunDisplay | None = None,
+    progress: bool = False,
+) -> RunReport:
+    """Run ``ensemble`` over every row of ``input`` into ``output`` (default
+    ``<input stem>.<recipe>.jsonl``; ``"-"`` is stdout). ``display`` defaults to the console one
+    when ``progress`` is true, else to none."""
+    if display is None:
+        display = _console_display() if progress else RunDisplay()
+    source, out = str(input), None if output is None else str(output)
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite contradict each other; pick one")
+    if resume and out == STDOUT:
+        raise UsageError("--resume needs an output file (--output FILE), not stdout")
+    for name, value in (("batch_size", batch_size), ("concurrency", concurrency), ("limit", limit)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be at least 1, got {value}")
+    rows = list(islice(read_examples(source, fields=fields or FieldMap()), limit))
+    out = out or default_output(source, ensemble.name)
+    if STDOUT not in (source, out) and Path(out).resolve() == Path(source).resolve():
+        raise UsageError(f"--output {out} is the input file; choose another output path")
+
+    plan = pending(rows, _existing_output(out, resume=resume, overwrite=overwrite))
+    display.planned(ensemble.resolved, len(plan.todo), len(rows), out)
+    report = RunReport(out, RunStats(), plan, len(rows))
+    started = time.perf_counter()
+    writer = ResultWriter(out, resume=resume)
+    try:
+        if writer.repaired_bytes:
+            display.repaired(writer.repaired_bytes, out)
+        if not plan.todo:
+            display.nothing_to_do(plan.skipped, out)
+        else:
+            report.load_seconds = _load(ensemble, display)
+            max_tokens = ensemble.resolved.generation.max_tokens
+            with display.running(len(plan.todo), max_tokens) as (on_record, on_progress):
+                runner = BatchRunner(
+                    ensemble.pipeline, writer, recipe_hash=ensemble.recipe_hash, recipe=ensemble.resolved.as_dict(),
+                    batch_size=batch_size, on_record=on_record, on_progress=on_progress, concurrency=concurrency,
+                )
+                report.stats = runner.run(plan.todo)
+    except KeyboardInterrupt:
+        writer.close()
+        display.interrupted(writer.written, out)
+        raise
+    except BrokenPipeError:
+        display.reader_left(writer.written)
+        raise
+    finally:
+        writer.close()
+    report.seconds = time.perf_counter() - started - report.load_seconds
+    display.summary(report)
+    return report
+
+
+def _load(ensemble: Ensemble, display: RunDisplay) -> float:
+    """Build the pipeline and load every member under the display's status; the seconds it took."""
+    t0 = time.perf_counter()
+    with display.loading() as status:
+        status.start("build", "building the pipeline")
+        _ = ensemble.pipeline
+        status.finish("build")
+        ensemble.load(on_event=status.on_event)
+    seconds = time.perf_counter() - t0
+    display.loaded(seconds)
+    return seconds
+
+
+def _existing_output(out: str, *, resume: bool, overwrite: bool) -> OutputState | None:
+    """What ``--resume`` continues from (``None``: not resuming); refuse to clobber silently."""
+    if out == STDOUT:
+        return None
+    existing = scan_output(out)
+    if resume:
+        return existing
+    if (existing.records or existing.bad_lines or existing.partial_tail) and not overwrite:
+        raise UsageError(
+            f"output file {out} already exists ({existing.records} records); "
+            "pass --resume to continue it or --overwrite to replace it"
+        )
+    return None
+
+
+def _console_display() -> RunDisplay:
+    from ..cli.run_display import ConsoleRunDisplay, stderr_console
+
+    return ConsoleRunDisplay(stderr_console(), resume_hint=False)
