@@ -65,6 +65,7 @@ class GenerationSpec(_Strict):
     seed: int | None = 1234
     stop: list[str] = Field(default_factory=list)
     ignore_eos: bool = False  # keep generating past end-of-sequence (benchmarks, like vLLM's flag)
+    batch_invariant: bool = False  # a row's result never depends on its batch (hf: per-row kernels, slower)
 
     @field_validator("stop", mode="before")
     @classmethod
