@@ -17,6 +17,8 @@ from ensemble_cli.aggregators.union import UnionAggregator
 from ensemble_cli.core.components import EnsembleContext, Member
 from ensemble_cli.core.invariance import batch_invariant, batch_invariant_scope
 from ensemble_cli.core.types import Example, GenerationSettings, ScoreItem
+from ensemble_cli.errors import GenerationError
+from ensemble_cli.generators.hf_invariant import ATTENTION
 from ensemble_cli.generators.hf_scoring import score_items
 from ensemble_cli.scorers.logprob import LogprobConfig, LogprobScorer
 from tiny_models import make_generator, tiny_gemma3, tiny_llama
@@ -133,3 +135,21 @@ def test_ensembles_give_each_row_its_alone_result(members, kind):
     batched = _outputs(run(EXAMPLES[:5]))
     for i in range(5):
         assert _outputs(run([EXAMPLES[i]]))[0] == batched[i], f"row {i}"
+
+
+@pytest.mark.parametrize("family", sorted(BUILD))
+def test_the_default_mode_is_unchanged_once_a_model_ran_invariant(family):
+    """The switch is made on the shared model once; outside the mode it must compute as before."""
+    fresh, used = _gen(family, torch.bfloat16), _gen(family, torch.bfloat16)
+    script(used, [0, 1])  # prepares ``used`` for the mode
+    assert used.loaded.model.config._attn_implementation == ATTENTION
+    default = GenerationSettings(max_tokens=64)
+    assert script(used, [0, 1, 2], default) == script(fresh, [0, 1, 2], default)
+
+
+def test_a_model_without_sdpa_attention_is_refused_by_name():
+    model, tok = tiny_llama(1)
+    model.config._attn_implementation = "eager"
+    gen = make_generator(model, tok, "eager")
+    with pytest.raises(GenerationError, match="LlamaForCausalLM uses 'eager'"):
+        gen.open(EXAMPLES[:1], INVARIANT).generate(2)

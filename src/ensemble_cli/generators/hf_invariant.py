@@ -18,11 +18,12 @@ row are real):
 * every ``nn.Linear`` computes a row's multi-token chunk in one call over exactly its real tokens
   (the same M as alone), and single tokens (decode steps, the output head) in calls of exactly
   ``BLOCK`` rows, padded with zeros: one kernel whatever the batch;
-* attention runs row by row over exactly the keys the row may see (gathered from the mask) and
+* attention runs row by row over exactly the keys the row may see (a slice found from the mask) and
   only its real queries, so the reduction is the one the row has alone.
 
-Outside the context the model is untouched (the patched ``Linear.forward`` is one ``ContextVar``
-lookup away from the original). The price is per-row kernel calls: see the README's figures.
+Outside the context the model computes as before: the patched ``Linear.forward`` and the attention
+function are one ``ContextVar`` lookup away from the originals (transformers' ``sdpa``). The price
+is per-row kernel calls: see the README's figures.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from ..errors import GenerationError
 
 #: Rows per linear call for single tokens. 16 rows: one AMX tile; a decode step at batch <= 16 is one call.
 BLOCK = 16
@@ -60,21 +63,28 @@ def invariant_forward(model: Any, real: Sequence[int], width: int) -> Iterator[N
     """
     prepare(model)
     token = _PLAN.set(_Plan(tuple(int(r) for r in real), int(width)))
-    config = model.config
-    before = config._attn_implementation
-    config._attn_implementation = ATTENTION
     try:
         yield
     finally:
-        config._attn_implementation = before
         _PLAN.reset(token)
 
 
 def prepare(model: Any) -> None:
-    """Register the attention function and wrap the model's linear layers (once per model)."""
+    """Switch the model to our attention and wrap its linear layers (once per model).
+
+    Outside :func:`invariant_forward` both behave exactly as before (transformers' ``sdpa`` attention
+    and mask, the original ``Linear.forward``), so the switch is made once and for good: toggling the
+    shared config per call would race between threads running the same model (``--concurrency``).
+    """
     if getattr(model, "_ensemble_invariant_ready", False):
         return
+    impl = model.config._attn_implementation
+    if impl not in ("sdpa", ATTENTION):
+        raise GenerationError(
+            f"generation.batch_invariant needs transformers' sdpa attention; {type(model).__name__} uses '{impl}'"
+        )
     _register_attention()
+    model.config._attn_implementation = ATTENTION
     for module in model.modules():
         if isinstance(module, torch.nn.Linear) and "forward" not in module.__dict__:
             module.forward = _linear_forward(module)
@@ -126,9 +136,11 @@ def _attention(
     if kwargs.get("softcap") is not None:
         raise ValueError("batch-invariant attention does not support attention logit soft-capping")
     plan = _PLAN.get()
+    if plan is None:  # outside invariant_forward: transformers' own sdpa attention, as before
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
     batch, heads, t, _ = query.shape
-    if plan is None:
-        plan = _Plan((t,) * batch, t)
     spans = plan.spans.get(id(attention_mask))
     if spans is None:  # once per forward and mask (layers of one kind share it)
         spans = plan.spans[id(attention_mask)] = _row_spans(attention_mask, plan.real, t, key.shape[2])
@@ -185,7 +197,8 @@ def _register_attention() -> None:
         return
 
     def bool_mask(*args: Any, **kwargs: Any) -> Any:
-        kwargs["allow_is_causal_skip"] = False  # always a full boolean mask: the keys of each row are read from it
+        if _PLAN.get() is not None:
+            kwargs["allow_is_causal_skip"] = False  # always a full boolean mask: each row's keys are read from it
         return sdpa_mask(*args, **kwargs)
 
     ALL_MASK_ATTENTION_FUNCTIONS.register(ATTENTION, bool_mask)
