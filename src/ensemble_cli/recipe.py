@@ -65,6 +65,7 @@ class GenerationSpec(_Strict):
     seed: int | None = 1234
     stop: list[str] = Field(default_factory=list)
     ignore_eos: bool = False  # keep generating past end-of-sequence (benchmarks, like vLLM's flag)
+    batch_invariant: bool = False  # a row's result never depends on its batch (hf: per-row kernels, slower)
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -146,7 +147,7 @@ class ResolvedRecipe:
             "selector": self.selector.as_dict(),
             "aggregator": self.aggregator.as_dict(),
             "scorer": self.scorer.as_dict() if self.scorer else None,
-            "generation": self.recipe.generation.model_dump(mode="json"),
+            "generation": _generation_dict(self.recipe.generation),
         }
 
     @property
@@ -154,6 +155,15 @@ class ResolvedRecipe:
         """First 16 hex chars of the sha256 of the canonical JSON of ``as_dict()``."""
         canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _generation_dict(spec: GenerationSpec) -> dict[str, Any]:
+    """The generation settings as recorded and hashed. ``batch_invariant`` appears only when on, so the
+    recipes and output files written before it existed keep their hash (``--resume``, ``--baselines``)."""
+    data = spec.model_dump(mode="json")
+    if not data["batch_invariant"]:
+        del data["batch_invariant"]
+    return data
 
 
 # -- reading and overriding ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .components import Aggregator, EnsembleContext, Generator, Member, Scorer, Selector
 from .events import Loaded, Loading, LoadListener, ProgressHook
 from .guard import build_guarded
+from .invariance import batch_invariant_scope
 from .pool import ModelPool, default_pool
 from .types import Example, GenerationSettings, Result
 
@@ -95,6 +96,17 @@ class Pipeline:
         examples = list(examples)
         if not examples:
             return []
+        settings = settings or self.resolved.generation
+        with batch_invariant_scope(settings.batch_invariant):
+            return self._run_groups(examples, settings, on_text, cancelled)
+
+    def _run_groups(
+        self,
+        examples: list[Example],
+        settings: GenerationSettings,
+        on_text: Callable[[int, str], None] | None,
+        cancelled: Callable[[int], bool] | None,
+    ) -> list[Result]:
         selections = self.selector.select(examples, self.members)
         groups: dict[tuple[str, ...], list[int]] = {}
         for i, names in enumerate(selections):
@@ -104,7 +116,7 @@ class Pipeline:
             ctx = EnsembleContext(
                 members=[self._by_name[n] for n in names],
                 scorer=self.scorer,
-                settings=settings or self.resolved.generation,
+                settings=settings,
                 on_text=_reindexed(on_text, idx),
                 cancelled=_reindexed(cancelled, idx),
                 on_progress=_reindexed(on_progress, idx),

@@ -36,6 +36,8 @@ class GenerationSettings:
     stop: list[str] = field(default_factory=list)
     #: keep generating past end-of-sequence tokens (for benchmarks, as vLLM's ``ignore_eos``)
     ignore_eos: bool = False
+    #: compute each row exactly as it would be computed alone, whatever else shares its batch (slower)
+    batch_invariant: bool = False
 
     @property
     def greedy(self) -> bool:

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from ..core.components import ComponentConfig, Generator
 from ..core.events import Footprint
+from ..core.invariance import batch_invariant
 from ..core.pool import ModelPool, default_pool, spec_key
 from ..core.seeding import row_seed
 from ..core.types import Example, GenerationSettings, ScoreItem, TokenScores
@@ -177,7 +178,7 @@ class HFGenerator(Generator):
         from .hf_scoring import score_items
 
         lm = self.loaded
-        return score_items(lm.model, items, pad_id=lm.pad_id, top_k=top_k)
+        return score_items(lm.model, items, pad_id=lm.pad_id, top_k=top_k, batch_invariant=batch_invariant())
 
     def open(
         self, examples: Sequence[Example], settings: GenerationSettings, *, salt: str = ""
@@ -195,4 +196,5 @@ class HFGenerator(Generator):
             seeds=[row_seed(settings.seed, ex.id, salt) for ex in examples],
             tail_tokens=self.config.tail_tokens,
             max_context=limit,
+            batch_invariant=settings.batch_invariant,
         )

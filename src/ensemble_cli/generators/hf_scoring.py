@@ -12,6 +12,7 @@ time (``_LOGIT_BUDGET`` floats).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -19,13 +20,17 @@ from typing import Any
 import torch
 
 from ..core.types import ScoreItem, TokenScores
+from .hf_invariant import invariant_forward
 
 _TOKENS_PER_BATCH = 8192  # padded tokens per forward pass
 _LOGIT_BUDGET = 32 * 1024 * 1024  # float32 logits materialised at once
 
 
-def score_items(model: Any, items: Sequence[ScoreItem], *, pad_id: int, top_k: int = 0) -> list[TokenScores]:
-    """Score every item; results in input order."""
+def score_items(
+    model: Any, items: Sequence[ScoreItem], *, pad_id: int, top_k: int = 0, batch_invariant: bool = False
+) -> list[TokenScores]:
+    """Score every item; results in input order. ``batch_invariant``: each item's scores are the bits
+    it gets scored alone (see ``hf_invariant``), whatever else is scored with it."""
     for i, item in enumerate(items):
         if not item.context_ids:
             raise ValueError(f"score item {i} has an empty context (the first token has nothing to condition on)")
@@ -35,18 +40,18 @@ def score_items(model: Any, items: Sequence[ScoreItem], *, pad_id: int, top_k: i
     for i in order:
         length = len(items[i].context_ids) + len(items[i].target_ids)
         if batch and length * (len(batch) + 1) > _TOKENS_PER_BATCH:
-            _score_batch(model, items, batch, pad_id, top_k, results)
+            _score_batch(model, items, batch, pad_id, top_k, results, batch_invariant)
             batch = []
         batch.append(i)
     if batch:
-        _score_batch(model, items, batch, pad_id, top_k, results)
+        _score_batch(model, items, batch, pad_id, top_k, results, batch_invariant)
     return [r for r in results if r is not None]
 
 
 @torch.inference_mode()
 def _score_batch(
     model: Any, items: Sequence[ScoreItem], batch: list[int], pad_id: int, top_k: int,
-    results: list[TokenScores | None],
+    results: list[TokenScores | None], invariant: bool = False,
 ) -> None:
     device = next(model.parameters()).device
     seqs = [items[i].context_ids + items[i].target_ids for i in batch]
@@ -57,7 +62,8 @@ def _score_batch(
         input_ids[r, : len(s)] = torch.tensor(s, dtype=torch.long)
         mask[r, : len(s)] = 1
     base = getattr(model, model.base_model_prefix)
-    hidden = base(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
+    with invariant_forward(model, [len(s) for s in seqs], width) if invariant else contextlib.nullcontext():
+        hidden = base(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
 
     # Positions whose next-token distribution is needed: one per target token, one for the queries.
     rows: list[int] = []
@@ -75,7 +81,8 @@ def _score_batch(
     index = torch.tensor([rows, cols], dtype=torch.long, device=device).reshape(2, -1)  # long even when empty
     gathered = hidden[index[0], index[1]]
     targets_t = torch.tensor(targets, dtype=torch.long, device=device)
-    per_pos = _head_stats(model, gathered, targets_t, top_k, items, batch, spans)
+    with invariant_forward(model, [1] * gathered.shape[0], 1) if invariant else contextlib.nullcontext():
+        per_pos = _head_stats(model, gathered, targets_t, top_k, items, batch, spans)
 
     for (start, n_tgt, has_query), i in zip(spans, batch, strict=True):
         lp, greedy, mx, cert, top, query = per_pos

@@ -29,6 +29,7 @@ decode the head back to a prefix of the text) the tail doubles until it is, whic
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ import torch
 from ..core.sessions import SessionBatch, SessionStats
 from ..core.types import Segment
 from ..errors import GenerationError
+from .hf_invariant import invariant_forward
 
 REPLACEMENT_CHAR = "\ufffd"
 
@@ -68,8 +70,10 @@ class HFSessionBatch(SessionBatch):
         seeds: Sequence[int | None] | None = None,
         tail_tokens: int = 4,
         max_context: int | None = None,
+        batch_invariant: bool = False,
     ) -> None:
         self.model = model
+        self.batch_invariant = batch_invariant
         self.tokenizer = tokenizer
         self.eos_ids = set(eos_ids)
         self.pad_id = pad_id
@@ -445,14 +449,16 @@ class HFSessionBatch(SessionBatch):
         left as a stale tail for the caller to drop). Callers advance ``cached`` themselves.
         """
         t = input_ids.shape[1]
-        out = self.model(
-            input_ids=input_ids,
-            attention_mask=self._attention_mask(real, t),
-            position_ids=position_ids,
-            cache=self.cache,
-            use_cache=True,
-            logits_to_keep=logits_to_keep,
-        )
+        mode = invariant_forward(self.model, real, t) if self.batch_invariant else contextlib.nullcontext()
+        with mode:
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=self._attention_mask(real, t),
+                position_ids=position_ids,
+                cache=self.cache,
+                use_cache=True,
+                logits_to_keep=logits_to_keep,
+            )
         self.stats.forward_calls += 1
         self.width += t
         for r in self.rows:

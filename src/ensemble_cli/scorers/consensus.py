@@ -70,9 +70,10 @@ class ConsensusScorer(Scorer):
 
         loaded = self.loaded
         rows = []
-        for start in range(0, len(texts), self.config.batch_size):
+        size = self.config.forward_batch()
+        for start in range(0, len(texts), size):
             batch = loaded.tokenizer(
-                list(texts[start : start + self.config.batch_size]), padding=True, truncation=True,
+                list(texts[start : start + size]), padding=True, truncation=True,
                 max_length=self.config.max_length, return_tensors="pt",
             ).to(loaded.device)
             with torch.inference_mode():

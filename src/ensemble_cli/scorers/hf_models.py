@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ..core.components import ComponentConfig
+from ..core.invariance import batch_invariant
 from ..core.pool import ModelPool, default_pool, spec_key
 from ..errors import ModelLoadError
 
@@ -29,6 +30,11 @@ class ScoringModelConfig(ComponentConfig):
     trust_remote_code: bool = False
     max_length: int | None = Field(None, gt=1, description="longest input in tokens (default: the model's)")
     batch_size: int = Field(8, gt=0, description="inputs per forward pass")
+
+    def forward_batch(self) -> int:
+        """Inputs per forward pass now: one under ``generation.batch_invariant`` (a padded batch changes
+        the kernels' reduction order, so each input is scored exactly as it is alone), else ``batch_size``."""
+        return 1 if batch_invariant() else self.batch_size
 
 
 @dataclass

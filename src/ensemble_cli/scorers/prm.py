@@ -143,7 +143,7 @@ class PRMScorer(Scorer):
         pad = int(pad) if pad is not None else 0
         order = sorted(range(len(items)), key=lambda i: len(items[i].ids))
         rewards: list[list[float]] = [[] for _ in items]
-        size = self.config.batch_size
+        size = self.config.forward_batch()
         for start in range(0, len(order), size):
             chunk = order[start : start + size]
             width = max(len(items[i].ids) for i in chunk)

@@ -67,8 +67,9 @@ class RewardModelScorer(Scorer):
         embed = loaded.model.get_input_embeddings()
         order = sorted(range(len(items)), key=lambda i: len(items[i]))
         scores = [0.0] * len(items)
-        for start in range(0, len(order), self.config.batch_size):
-            chunk = order[start : start + self.config.batch_size]
+        size = self.config.forward_batch()
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
             width = max(len(items[i]) for i in chunk)
             ids = torch.zeros((len(chunk), width), dtype=torch.long)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)

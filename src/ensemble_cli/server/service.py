@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core.components import Generator
+from ..core.invariance import batch_invariant_scope
 from ..core.pipeline import Pipeline
 from ..core.types import Example, GenerationSettings, Result, ScoreItem
 from ..errors import GenerationError, UnsupportedError
@@ -279,6 +280,7 @@ def scoring_job(plan: Plan, finish: Callable[[list[Any] | None, BaseException | 
     """Teacher-forced scoring of each prompt; with ``max_tokens: 1`` one more (greedy) position."""
     assert plan.loglikelihood is not None
     gen = first_generator(plan.pipeline)
+    invariant = plan.settings.batch_invariant
     extra = plan.max_tokens == 1
     top_k = max(plan.logprobs or 0, 1 if extra else 0)
     items = [
@@ -287,7 +289,8 @@ def scoring_job(plan: Plan, finish: Callable[[list[Any] | None, BaseException | 
     ]
 
     def run(batch: list[Any], emit: Callable[[int, str], None], cancelled: Callable[[int], bool]) -> list[Any]:
-        return gen.score_tokens(batch, top_k=top_k)
+        with batch_invariant_scope(invariant):
+            return gen.score_tokens(batch, top_k=top_k)
 
     return Job(("score", plan.key, top_k), items, run, finish)
 
@@ -296,10 +299,12 @@ def output_scoring_job(plan: Plan, results: Sequence[Result],
                        finish: Callable[[list[Any] | None, BaseException | None], None]) -> Job:
     """Teacher-forced log-probs of each generated output under the (single) member that wrote it."""
     gen = first_generator(plan.pipeline)
+    invariant = plan.settings.batch_invariant
     items = [gen.continuation_item(ex, "", r.output) for ex, r in zip(plan.examples, results, strict=True)]
     top_k = plan.logprobs or 0
 
     def run(batch: list[Any], emit: Callable[[int, str], None], cancelled: Callable[[int], bool]) -> list[Any]:
-        return gen.score_tokens(batch, top_k=top_k)
+        with batch_invariant_scope(invariant):
+            return gen.score_tokens(batch, top_k=top_k)
 
     return Job(("score-output", plan.key, top_k), items, run, finish)
