@@ -98,7 +98,7 @@ class Pipeline:
             return []
         settings = settings or self.resolved.generation
         with batch_invariant_scope(settings.batch_invariant):
-            return self._run_groups(examples, settings, on_text, cancelled)
+            return self._run_groups(examples, settings, on_text, cancelled, on_progress, on_piece)
 
     def _run_groups(
         self,
@@ -106,6 +106,8 @@ class Pipeline:
         settings: GenerationSettings,
         on_text: Callable[[int, str], None] | None,
         cancelled: Callable[[int], bool] | None,
+        on_progress: ProgressHook | None,
+        on_piece: Callable[[int, str, str | None], None] | None,
     ) -> list[Result]:
         selections = self.selector.select(examples, self.members)
         groups: dict[tuple[str, ...], list[int]] = {}
