@@ -8,6 +8,7 @@ outputs are deterministic; the models are small enough to run a session test in 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +47,18 @@ def tiny_llama(seed: int = 0, tie_word_embeddings: bool = True) -> tuple[Any, An
     torch.manual_seed(seed)
     model = LlamaForCausalLM(cfg).eval()
     return model, tok
+
+
+def save_tiny_llamas(root: Path, seeds: tuple[int, ...] = (0, 1), **kwargs: Any) -> list[Path]:
+    """``tiny_llama(seed)`` for each seed saved as an HF folder under ``root`` (for recipes and CLIs)."""
+    folders = []
+    for seed in seeds:
+        model, tok = tiny_llama(seed, **kwargs)
+        folder = root / f"llama-{seed}"
+        model.save_pretrained(folder)
+        tok.save_pretrained(folder)
+        folders.append(folder)
+    return folders
 
 
 def tiny_gemma3(seed: int = 0, sliding_window: int = 16) -> tuple[Any, Any]:

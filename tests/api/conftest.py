@@ -7,20 +7,14 @@ from typing import Any
 
 import pytest
 
-from tiny_models import tiny_llama
+from tiny_models import save_tiny_llamas
 
 
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two tiny Llamas with SmolLM2's tokenizer and different weights."""
     root = tmp_path_factory.mktemp("api-tiny-models")
-    dirs = []
-    for seed in (0, 1):
-        model, tok = tiny_llama(seed, tie_word_embeddings=False)
-        folder = root / f"llama-{seed}"
-        model.save_pretrained(folder)
-        tok.save_pretrained(folder)
-        dirs.append(folder)
+    dirs = save_tiny_llamas(root, tie_word_embeddings=False)
     return dirs[0], dirs[1]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny_models import tiny_llama
+from tiny_models import save_tiny_llamas
 
 RECIPE = """\
 name: tiny-duo
@@ -36,13 +36,7 @@ ENTRY = "from ensemble_cli.cli.main import main; main()"
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("feedback")
-    dirs = []
-    for seed in (0, 1):
-        model, tok = tiny_llama(seed)
-        folder = root / f"llama-{seed}"
-        model.save_pretrained(folder)
-        tok.save_pretrained(folder)
-        dirs.append(folder)
+    dirs = save_tiny_llamas(root)
     recipe = root / "duo.yaml"
     recipe.write_text(RECIPE.format(a=dirs[0], b=dirs[1]))
     data = root / "data.jsonl"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from live import LiveServer, launch
 
-from tiny_models import tiny_llama
+from tiny_models import save_tiny_llamas
 
 SINGLE = """\
 name: tiny-single
@@ -42,13 +42,7 @@ generation: {{max_tokens: 12, temperature: 0.0, seed: 7}}
 def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two tiny Llamas with SmolLM2's tokenizer (different weights), saved as HF folders."""
     root = tmp_path_factory.mktemp("tiny-models")
-    dirs = []
-    for seed in (0, 1):
-        model, tok = tiny_llama(seed)
-        folder = root / f"llama-{seed}"
-        model.save_pretrained(folder)
-        tok.save_pretrained(folder)
-        dirs.append(folder)
+    dirs = save_tiny_llamas(root)
     return dirs[0], dirs[1]
 
 
