@@ -291,9 +291,9 @@ def test_token_level_aggregator_rejects_remote_members(tmp_path):
 
     registry = load_registry(autoload=False, extra_plugins=[Plugin])
     data = {"name": "t", "aggregator": {"type": "token-test"},
-            "models": [{"name": "a", "generator": "hf", "params": {"model": "x"}},
+            "models": [{"name": "a", "generator": "hf", "params": {"model": "org/x"}},
                        {"name": "b", "generator": "openai", "params": {"base_url": "http://h/v1", "model": "m"}},
-                       {"name": "c", "generator": "vllm", "params": {"model": "x"}}]}
+                       {"name": "c", "generator": "vllm", "params": {"model": "org/x"}}]}
     with pytest.raises(RecipeError) as err:
         validate_recipe(data, registry)
     paths = [p.path for p in err.value.problems]
