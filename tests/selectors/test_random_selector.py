@@ -33,7 +33,7 @@ def test_unseeded_draws_and_small_pools():
 
 
 def test_k_beyond_the_models_is_a_recipe_error():
-    data = {"name": "t", "models": [{"name": "m", "params": {"model": "x"}}], "aggregator": "loop",
+    data = {"name": "t", "models": [{"name": "m", "params": {"model": "org/x"}}], "aggregator": "loop",
             "selector": {"type": "random", "params": {"k": 2}}}
     with pytest.raises(RecipeError) as err:
         validate_recipe(data, get_registry())
