@@ -37,6 +37,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..core.invariance import single_threaded
 from ..errors import GenerationError
 
 #: Rows per linear call for single tokens. 16 rows: one AMX tile; a decode step at batch <= 16 is one call.
@@ -64,7 +65,8 @@ def invariant_forward(model: Any, real: Sequence[int], width: int) -> Iterator[N
     prepare(model)
     token = _PLAN.set(_Plan(tuple(int(r) for r in real), int(width)))
     try:
-        yield
+        with single_threaded():
+            yield
     finally:
         _PLAN.reset(token)
 

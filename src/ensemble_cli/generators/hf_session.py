@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from ..core.invariance import single_threaded_if_invariant
 from ..core.sessions import SessionBatch, SessionStats
 from ..core.types import Segment
 from ..errors import GenerationError
@@ -112,6 +113,7 @@ class HFSessionBatch(SessionBatch):
         """The row's whole token stream (prompt and continuation)."""
         return list(self.rows[row].ids)
 
+    @single_threaded_if_invariant
     def append(self, texts: Sequence[str | None]) -> None:
         if len(texts) != len(self.rows):
             raise ValueError(f"append got {len(texts)} texts for {len(self.rows)} rows")
@@ -153,11 +155,13 @@ class HFSessionBatch(SessionBatch):
         self._compact([r.occupied - r.cached for r in self.rows])
 
     @torch.inference_mode()
+    @single_threaded_if_invariant
     def next_logprobs(self) -> torch.Tensor:
         """Log-probabilities of each row's next token given its whole stream ``[rows, vocab]``."""
         return torch.log_softmax(self._sync().float(), dim=-1)
 
     @torch.inference_mode()
+    @single_threaded_if_invariant
     def next_logits(self) -> torch.Tensor:
         """Raw next-token logits ``[rows, vocab]`` (model dtype): one forward over every row's pending ids.
 
@@ -166,6 +170,7 @@ class HFSessionBatch(SessionBatch):
         """
         return self._sync()
 
+    @single_threaded_if_invariant
     def feed(self, ids: Sequence[Sequence[int] | None], texts: Sequence[str | None]) -> None:
         """Append the given token ids to each row as they are (no re-encoding), and ``texts[row]`` to its text.
 
@@ -185,6 +190,7 @@ class HFSessionBatch(SessionBatch):
                 r.last_segment, r.last_segment_text = [], ""
 
     @torch.inference_mode()
+    @single_threaded_if_invariant
     def generate(
         self,
         max_tokens: int | Sequence[int],
