@@ -71,3 +71,18 @@ def test_per_member_sample_counts(members):
     (seen,) = scorer.seen
     q1 = [c.member for c in seen if c.example.id == "q1"]
     assert q1 == ["llama", "gemma", "gemma"]
+
+
+def test_the_record_lists_every_sample_with_its_answer_and_score(members):
+    scorer = LengthScorer()
+    results = run(members, scorer=scorer, n={"llama": 2, "gemma": 1}, temperature=1.0)
+    (seen,) = scorer.seen
+    for ex, r in zip(EXAMPLES, results, strict=True):
+        cands = r.summary["candidates"]
+        assert [(c["member"], c["sample"]) for c in cands] == [("llama", 0), ("llama", 1), ("gemma", 0)]
+        pool = [c for c in seen if c.example.id == ex.id]
+        assert [c["tokens"] for c in cands] == [len(c.segment.token_ids) for c in pool]
+        assert [c["score"] for c in cands] == [float(len(c.segment.text)) for c in pool]
+        (chosen,) = [c for c in cands if c["chosen"]]
+        assert chosen["score"] == r.attribution[0].score and chosen["tokens"] == r.usage.completion_tokens
+    assert run(members[:1], n=2, temperature=1.0, record_candidates=False)[0].summary == {}

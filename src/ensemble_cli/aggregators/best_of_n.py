@@ -16,15 +16,19 @@ so set ``temperature`` here (it overrides the recipe's for the samples) or in ``
 
 The chosen answer is emitted in one piece once it is chosen (nothing is final before). The
 result's attribution is that answer with its score; ``usage.generated_tokens`` counts every
-sample. A cancelled example stops its sampling early and ends with an empty output
+sample. ``summary.candidates`` lists every sample (member, sample index, its final answer as
+``extract_answer`` reads it, score, finish reason, tokens, mean log-prob, which one was chosen):
+the records alone then say why a vote went the way it did, and a what-if analysis can re-vote any
+subset of the samples (``benchmarks/vote_whatif.py``) without generating again. A cancelled example stops its sampling early and ends with an empty output
 (``stop_cause: cancelled``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PositiveInt
 
@@ -42,6 +46,9 @@ class BestOfNConfig(ComponentConfig):
     chunk_tokens: int = Field(64, gt=0, description="tokens per generate call (how often cancellation is checked)")
     tie_break: Literal["first", "logprob"] = Field(
         "first", description="among equal scores: the earliest answer, or the highest mean token log-prob"
+    )
+    record_candidates: bool = Field(
+        True, description="list every sample (member, final answer, score, tokens) in the record's summary"
     )
 
 
@@ -123,5 +130,27 @@ class BestOfNAggregator(Aggregator):
                 ex.id, seg.text, seg.finish_reason,
                 attribution=[Attribution(best.member, 0, seg.text, len(seg.token_ids), own[chosen])],
                 usage=Usage(prompt_tokens[e], len(seg.token_ids), generated), rounds=1, stop_cause=stop_cause(seg),
+                summary={"candidates": candidate_records(pools[e], own, chosen)} if cfg.record_candidates else {},
             ))
         return results
+
+
+def candidate_records(answers: Sequence[Answer], scores: Sequence[float], chosen: int) -> list[dict[str, Any]]:
+    """One small dict per sample for the record (no text: the chosen one is the output)."""
+    from ..answers import extract_answer
+
+    out = []
+    for i, (a, score) in enumerate(zip(answers, scores, strict=True)):
+        final = extract_answer(a.segment.text)
+        out.append({
+            "member": a.member, "sample": a.sample, "answer": final.text if final else None,
+            "score": _finite(score), "finish_reason": a.segment.finish_reason,
+            "tokens": len(a.segment.token_ids), "mean_logprob": _finite(a.segment.mean_logprob),
+            "chosen": i == chosen,
+        })
+    return out
+
+
+def _finite(x: float) -> float | None:
+    """A JSON-safe figure: rounded, None for inf/nan (an empty answer has no mean log-prob)."""
+    return round(float(x), 6) if math.isfinite(x) else None
