@@ -252,6 +252,12 @@ def test_bench_resume_finishes_an_interrupted_bench(setup: tuple[Path, Path], tm
     )
     doc = json.loads(again.stdout)
     assert doc["resumed"] == {"llama": 3, "gemma": 2}
+    # not a terminal (a bench under nohup or CI): a plain line per finished batch, kept records counted once
+    said = again.stderr.splitlines()
+    assert [x.split(",")[0] for x in said if x.startswith("gemma: ") and "problems," in x] == [
+        "gemma: 2/3 problems", "gemma: 3/3 problems"]
+    duo = [x.split(",")[0] for x in said if x.startswith("tiny-duo: ") and "problems," in x]
+    assert duo[-1] == "tiny-duo: 3/3 problems"
 
     def without_timing(path: Path) -> list[dict]:
         return [{k: v for k, v in json.loads(line).items() if k != "timing"} for line in path.read_text().splitlines()]

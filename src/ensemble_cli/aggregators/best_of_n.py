@@ -19,7 +19,8 @@ result's attribution is that answer with its score; ``usage.generated_tokens`` c
 sample. ``summary.candidates`` lists every sample (member, sample index, its final answer as
 ``extract_answer`` reads it, score, finish reason, tokens, mean log-prob, which one was chosen):
 the records alone then say why a vote went the way it did, and a what-if analysis can re-vote any
-subset of the samples (``benchmarks/vote_whatif.py``) without generating again. A cancelled example stops its sampling early and ends with an empty output
+subset of the samples (``benchmarks/vote_whatif.py``) without generating again. A cancelled
+example stops its sampling early and ends with an empty output
 (``stop_cause: cancelled``).
 """
 

@@ -247,7 +247,21 @@ def _reuse_baselines(members, rows, batch_size: int, folder: Path, console) -> N
 
 
 def _run(runner, rows, batch_size: int, console) -> None:  # noqa: ANN001 - rich/bench types imported late
-    """One progress bar per system, each with its own generation time (not time since the start)."""
+    """One progress bar per system, each with its own generation time (not time since the start).
+
+    When stderr is not a terminal (a bench under ``nohup`` or CI, hours long) rich draws nothing
+    until the end, so each finished batch is said on a plain line instead.
+    """
+    if not console.is_terminal:
+        done = dict.fromkeys((s.name for s in runner.systems), 0)  # on_batch counts kept records too
+
+        def say(system, n: int) -> None:  # noqa: ANN001
+            done[system.name] += n
+            line = f"{system.name}: {done[system.name]}/{len(rows)} problems, {system.seconds:.1f} s generating"
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+        runner.run(rows, batch_size, on_batch=say)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     columns = (
