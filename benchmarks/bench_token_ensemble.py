@@ -7,7 +7,10 @@ process (so a busy machine distorts every column alike):
     steps), greedy, the same number of new tokens at the same batch size;
   * ``union`` and ``topk-union`` through ``Pipeline.run_batch`` with the recipes' members;
   * ``union`` gated (``primary: smol, threshold: 0.9``): share of steps that were ensembled and
-    the speed-up over ungated ``union``.
+    the speed-up over ungated ``union``;
+  * speculative ``union`` (``recipes/token-union-speculative.yaml``: smol drafts up to 4 tokens, gemma
+    verifies them in one forward): its ratio, acceptance rate, mean draft length, and how many of its
+    outputs are identical to plain ``union``'s (greedy: all of them, up to float rounding).
 
 Outputs are forced to full length (``ignore_eos``, no stop strings) so every mode writes the same
 number of tokens. Prints time per generated token and ratio = ensemble / (smol alone + gemma alone).
@@ -51,7 +54,8 @@ def chunks(items: list, size: int) -> list[list]:
 
 
 def pipeline(method: str, length: int, extra: list[str] = ()) -> Pipeline:
-    recipe = ROOT / "recipes" / ("token-union.yaml" if method == "union" else "token-topk.yaml")
+    names = {"union": "token-union.yaml", "speculative": "token-union-speculative.yaml"}
+    recipe = ROOT / "recipes" / names.get(method, "token-topk.yaml")
     resolved = load_recipe(str(recipe), [
         f"generation.max_tokens={length}", "generation.ignore_eos=true", "generation.stop=[]",
         "aggregator.params.weights=uniform", *extra,
@@ -96,19 +100,22 @@ def main() -> None:
     union = pipeline("union", length)
     topk = pipeline("topk", length)
     gated = pipeline("union", length, ["aggregator.params.primary=smol", "aggregator.params.threshold=0.9"])
+    spec = pipeline("speculative", length)
     # warm-up: lazy init, the union vocabulary, allocator growth
-    for p in (union, topk, gated):
+    for p in (union, topk, gated, spec):
         p.run_batch(examples[:1])
     time_alone(union, examples[:1], 4)
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
         # every mode runs on each group in turn, so load changes on a shared machine hit all alike
-        modes = ["alone", "union", "topk-union", "gated"]
-        pipes = {"union": union, "topk-union": topk, "gated": gated}
+        modes = ["alone", "union", "topk-union", "gated", "speculative"]
+        pipes = {"union": union, "topk-union": topk, "gated": gated, "speculative": spec}
         passes: list[dict[str, float]] = []
         gated_share: list[float] = []
+        outputs: dict[str, dict[str, str]] = {"union": {}, "speculative": {}}
+        speculation: list[dict] = []
         for rep in range(args.repeats):
-            times = dict.fromkeys(("smol", "gemma", "union", "topk-union", "gated"), 0.0)
+            times = dict.fromkeys(("smol", "gemma", "union", "topk-union", "gated", "speculative"), 0.0)
             order = modes[rep % len(modes):] + modes[: rep % len(modes)]
             for group in chunks(examples, batch):
                 for name in order:
@@ -121,27 +128,40 @@ def main() -> None:
                     times[name] += t
                     if name == "gated" and rep == 0:
                         gated_share.extend(r.summary["gated_share"] for r in res)
+                    if name in outputs and rep == 0:
+                        outputs[name].update((r.id, r.output) for r in res)
+                    if name == "speculative" and rep == 0:
+                        speculation.extend(r.summary["speculation"] for r in res)
             passes.append(times)
         times = {k: statistics.median(p[k] for p in passes) for k in passes[0]}
         tokens = n_prompts * length
         row = {"batch": batch, "tokens": tokens, **{f"{k}_ms_per_token": 1000 * v / tokens for k, v in times.items()}}
         # ratios pair each pass's own measurements (taken minutes apart at most), then the median
-        for name in ("union", "topk-union"):
+        for name in ("union", "topk-union", "speculative"):
             per_pass = [p[name] / (p["smol"] + p["gemma"]) for p in passes]
             row[f"{name}_ratio"] = statistics.median(per_pass)
             row[f"{name}_ratio_per_pass"] = [round(x, 3) for x in per_pass]
         row["gated_ensembled_share"] = 1 - sum(gated_share) / len(gated_share)
         row["gated_speedup_over_union"] = statistics.median(p["union"] / p["gated"] for p in passes)
+        row["speculative_speedup_over_union"] = statistics.median(p["union"] / p["speculative"] for p in passes)
+        row["speculative_identical"] = sum(outputs["speculative"][k] == v for k, v in outputs["union"].items())
+        row["speculative_outputs"] = len(outputs["union"])
+        drafted = sum(s["drafted"] for s in speculation)
+        row["speculative_acceptance"] = sum(s["accepted"] for s in speculation) / max(drafted, 1)
+        row["speculative_mean_draft"] = drafted / max(sum(s["rounds"] for s in speculation), 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
     print("\nsummary (ms per generated token; ratio = ensemble / (smol alone + gemma alone))")
     print(f"{'batch':>5} {'smol':>7} {'gemma':>7} {'union':>7} {'ratio':>6} {'topk':>7} {'ratio':>6}"
-          f" {'gated':>7} {'ensembled':>9} {'speed-up':>8}")
+          f" {'gated':>7} {'ensembled':>9} {'speed-up':>8} {'spec':>7} {'ratio':>6} {'accept':>6} {'draft':>5}"
+          f" {'same':>5}")
     for r in rows:
         print(f"{r['batch']:>5} {r['smol_ms_per_token']:7.1f} {r['gemma_ms_per_token']:7.1f}"
               f" {r['union_ms_per_token']:7.1f} {r['union_ratio']:6.2f} {r['topk-union_ms_per_token']:7.1f}"
               f" {r['topk-union_ratio']:6.2f} {r['gated_ms_per_token']:7.1f} {r['gated_ensembled_share']:9.2f}"
-              f" {r['gated_speedup_over_union']:8.2f}")
+              f" {r['gated_speedup_over_union']:8.2f} {r['speculative_ms_per_token']:7.1f}"
+              f" {r['speculative_ratio']:6.2f} {r['speculative_acceptance']:6.2f} {r['speculative_mean_draft']:5.2f}"
+              f" {r['speculative_identical']:>2}/{r['speculative_outputs']:<2}")
 
 
 if __name__ == "__main__":

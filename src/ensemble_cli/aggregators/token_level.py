@@ -90,6 +90,14 @@ def _inference_mode(fn: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+class SpeculateConfig(ComponentConfig):
+    """Speculative stepping (``speculative.py``): one member drafts, the others verify in one forward."""
+
+    proposer: str = Field(description="the member that drafts tokens (must have a weight > 0)")
+    max_draft: int = Field(4, ge=1, le=32, description="most tokens drafted per round")
+    adaptive: bool = Field(True, description="adapt each row's draft length to its measured acceptance rate")
+
+
 class TokenLevelConfig(ComponentConfig):
     weights: dict[str, float] | Literal["uniform"] = Field(
         "uniform", description="per-member weight ({smol: 0.6, gemma: 0.4}) or 'uniform'"
@@ -99,10 +107,16 @@ class TokenLevelConfig(ComponentConfig):
         None, ge=0.0, le=1.0, description="gate mode: the primary decides alone when its top probability exceeds this"
     )
 
+    speculate: SpeculateConfig | None = Field(
+        None, description="speculative mode: {proposer: <member>, max_draft: 4, adaptive: true}; same output as without"
+    )
+
     @model_validator(mode="after")
     def _gate_pair(self) -> TokenLevelConfig:
         if (self.primary is None) != (self.threshold is None):
             raise ValueError("gate mode needs both 'primary' and 'threshold'")
+        if self.speculate is not None and self.primary is not None:
+            raise ValueError("'speculate' cannot be combined with gate mode ('primary'/'threshold')")
         if isinstance(self.weights, dict) and any(w < 0 for w in self.weights.values()):
             raise ValueError("weights must be >= 0")
         return self
@@ -126,11 +140,22 @@ class _Row:
     finish: str | None = None
     cause: str | None = None
     emitted: int = 0
+    # speculative mode: tokens the proposer drafted, those that became output, rounds, next draft length
+    drafted: int = 0
+    accepted: int = 0
+    rounds: int = 0
+    draft_len: int = 0
+    acceptance: float = 0.5  # running estimate of the share of drafted tokens accepted
 
     @property
     def pending(self) -> bytes:
         """Bytes of an incomplete last character."""
         return self.decoder.getstate()[0]
+
+
+#: what one step feeds its members: ids per member (each ``[rows]``, only the step's row set), and the
+#: row's text after the step
+_Plan = tuple[list[list[list[int] | None]], str]
 
 
 @dataclass
@@ -186,6 +211,11 @@ class TokenLevelAggregator(Aggregator):
         problems = []
         if config.primary is not None and config.primary not in models:
             problems.append(Problem("primary", f"{config.primary!r} is not a model of this recipe"))
+        spec = config.speculate
+        if spec is not None and spec.proposer not in models:
+            problems.append(Problem("speculate.proposer", f"{spec.proposer!r} is not a model of this recipe"))
+        elif spec is not None and isinstance(config.weights, dict) and config.weights.get(spec.proposer, 1.0) <= 0:
+            problems.append(Problem("speculate.proposer", f"{spec.proposer!r} has weight 0: it would not vote"))
         if isinstance(config.weights, dict):
             for name in config.weights:
                 if name not in models:
@@ -203,6 +233,9 @@ class TokenLevelAggregator(Aggregator):
         cfg = self.config
         if cfg.primary is not None and cfg.primary not in names:
             raise RecipeError(f"aggregator.params.primary: '{cfg.primary}' is not a member ({', '.join(names)})")
+        if cfg.speculate is not None and cfg.speculate.proposer not in names:
+            raise RecipeError(f"aggregator.params.speculate.proposer: '{cfg.speculate.proposer}' is not a member "
+                              f"({', '.join(names)})")
         if cfg.weights == "uniform":
             return [1.0 / len(members)] * len(members)
         missing = [n for n in names if n not in cfg.weights]
@@ -211,6 +244,9 @@ class TokenLevelAggregator(Aggregator):
         w = [float(cfg.weights[n]) for n in names]
         if sum(w) <= 0:
             raise RecipeError("aggregator.params.weights: at least one weight must be > 0")
+        if cfg.speculate is not None and w[names.index(cfg.speculate.proposer)] <= 0:
+            raise RecipeError(f"aggregator.params.speculate.proposer: '{cfg.speculate.proposer}' has weight 0 "
+                              "(a proposer must vote)")
         return w
 
     def _union(self, members: Sequence[Member]) -> UnionVocab:
@@ -244,7 +280,12 @@ class TokenLevelAggregator(Aggregator):
         ]
         rows = list(states)  # the live rows, aligned with the sessions' rows
         fed = [[0] * len(rows) for _ in members]  # bytes of ``out`` each member's ids cover, per live row
-        stepper = _Stepper(self, union, members, sessions, weights, primary, settings, ctx)
+        if self.config.speculate is not None:
+            from .speculative import SpeculativeStepper
+
+            stepper: _Stepper = SpeculativeStepper(self, union, members, sessions, weights, primary, settings, ctx)
+        else:
+            stepper = _Stepper(self, union, members, sessions, weights, primary, settings, ctx)
         while rows:
             stepper.step(rows, fed)
             keep = [i for i, st in enumerate(rows) if st.finish is None]
@@ -257,7 +298,8 @@ class TokenLevelAggregator(Aggregator):
                     s.retain(keep)
                 rows = [rows[i] for i in keep]
                 fed = [[f[i] for i in keep] for f in fed]
-        return [_result(st, members, self.config.primary is not None) for st in states]
+        return [_result(st, members, self.config.primary is not None, self.config.speculate is not None)
+                for st in states]
 
 
 class _Stepper:
@@ -300,7 +342,6 @@ class _Stepper:
 
     @_inference_mode
     def step(self, rows: list[_Row], fed: list[list[int]]) -> None:
-        import torch
 
         from .distributions import MemberDist
 
@@ -334,6 +375,20 @@ class _Stepper:
                 assert self.threshold is not None
                 peak = dist.peak(argmax).tolist()
                 gated = [need[r] and peak[r] > self.threshold for r in range(n_rows)]
+        for r, plan in enumerate(self._decide(rows, live, able, dists, top, gated, fed)):
+            if plan is not None:
+                self._feed(plan[0], r, plan[1])
+
+    def _decide(self, rows: list[_Row], live: list[bool], able: list[list[bool]], dists: list[MemberDist | None],
+                top: list[list[int] | None], gated: list[bool], fed: list[list[int]]) -> list[_Plan | None]:
+        """Merge one step's distributions, choose each live row's entry and apply it to the row.
+
+        Returns per row what each member must be fed (``_apply``'s plan), for the caller to feed: a
+        speculative round leaves drafted tokens it accepts where they already are.
+        """
+        import torch
+
+        n_members, n_rows = len(self.members), len(rows)
         weights = torch.zeros(n_members, n_rows)
         for m in range(n_members):
             if dists[m] is None:
@@ -346,6 +401,7 @@ class _Stepper:
         scores = self._scores(step, rows, live)
         top_entry = [None if t is None else self.union.members[m].token_entry[t].tolist()
                      for m, t in enumerate(top)]
+        plans: list[_Plan | None] = [None] * n_rows
         for r, st in enumerate(rows):
             if not live[r]:
                 continue
@@ -354,14 +410,17 @@ class _Stepper:
                 st.finish, st.cause = "stop", "no_voter"
                 continue
             firsts = [top_entry[m][r] for m in voters]  # type: ignore[index]
-            row = scores[r]
-            if isinstance(row, tuple):
-                e, score = _choose_settled(*row, firsts)
-            else:
-                e = self._choose(row, firsts, st)
-                score = float(row[e])
-            self._apply(st, r, e, voters, [top[m][r] for m in voters], firsts, fed,  # type: ignore[index]
-                        score / max(float(weights[:, r].sum()), 1e-12), gated[r])
+            e, score = self._pick(r, st, scores[r], firsts)
+            plans[r] = self._apply(st, r, e, voters, [top[m][r] for m in voters], firsts, fed,  # type: ignore[index]
+                                   score / max(float(weights[:, r].sum()), 1e-12), gated[r])
+        return plans
+
+    def _pick(self, r: int, st: _Row, row: Any, firsts: list[int]) -> tuple[int, float]:
+        """Row ``r``'s entry and its score, from a full score row or a settled (entries, scores) pair."""
+        if isinstance(row, tuple):
+            return _choose_settled(*row, firsts)
+        e = self._choose(row, firsts, st)
+        return e, float(row[e])
 
     def _scores(self, step: StepInput, rows: list[_Row], live: list[bool]) -> list[Any]:
         """Per live row: a full score row ``[len(union)]``, or (entries, scores) when a greedy step was
@@ -419,11 +478,21 @@ class _Stepper:
                 if e >= 0 and float(scores[e]) == best:
                     return e
             return int(scores.argmax())
+        p = self._sampling_probs(scores)
+        if p is None:
+            return int(scores.argmax())
+        return int(torch.multinomial(p, 1, generator=st.generator).item())
+
+    def _sampling_probs(self, scores: torch.Tensor) -> torch.Tensor | None:
+        """The distribution a sampled step draws from (temperature, then top-p); None if it has no mass."""
+        import torch
+
+        s = self.settings
         p = scores.clamp(min=0.0)
         if s.temperature != 1.0:
             p = p.pow(1.0 / s.temperature)
         if float(p.sum()) <= 0.0:
-            return int(scores.argmax())
+            return None
         p = p / p.sum()
         if s.top_p < 1.0:  # the nucleus from a growing top-k: no sort of the whole union per step
             k = 64
@@ -435,10 +504,11 @@ class _Stepper:
             keep = top_p.cumsum(0) - top_p < s.top_p
             keep[0] = True
             p = torch.zeros_like(p).scatter_(0, order[keep], top_p[keep])
-        return int(torch.multinomial(p, 1, generator=st.generator).item())
+        return p
 
     def _apply(self, st: _Row, r: int, e: int, voters: list[int], tops: list[int], firsts: list[int],
-               fed: list[list[int]], score: float, gated: bool) -> None:
+               fed: list[list[int]], score: float, gated: bool) -> _Plan | None:
+        """Write entry ``e`` to the row; return what each member must be fed for it (None: nothing)."""
         from ..vocab.union import END
 
         u = self.union
@@ -452,7 +522,7 @@ class _Stepper:
         if kind == END:
             st.attribution.append(Attribution(names, st.steps - 1, "", 1, score))
             st.finish, st.cause = "stop", "eos"
-            return
+            return None
         unanimous = len(agree) == len(voters)
         ids: list[list[list[int] | None]] = [[None] * len(fed[0]) for _ in self.members]
         before = len(st.text)
@@ -473,7 +543,7 @@ class _Stepper:
                 if ids[m][r] is None and up_to_date[m] and int(u.members[m].preferred[e]) >= 0:
                     ids[m][r] = [int(u.members[m].preferred[e])]
                     fed[m][r] = len(st.out)
-        self._feed(ids, r, st)
+        plan = (ids, st.text)
         piece = st.text[before:]
         st.attribution.append(Attribution(names, st.steps - 1, piece, 1, score))
         if self.stops and piece:
@@ -485,19 +555,21 @@ class _Stepper:
                 _trim_attribution(st, cut)
                 st.text = st.text[:cut]
                 st.finish, st.cause = "stop", "stop_string"
-                return
+                return plan
         if st.steps >= self.settings.max_tokens:
             st.finish, st.cause = "length", "max_tokens"
-            return
+            return plan
         _emit(self.ctx, st, self.settings, final=False)
+        return plan
 
-    def _feed(self, ids: list[list[list[int] | None]], r: int, st: _Row) -> None:
+    def _feed(self, ids: list[list[list[int] | None]], r: int, text: str, only: Sequence[int] | None = None) -> None:
+        """Feed row ``r`` of each member (of ``only``, if given) its planned ids; ``text``: the row's text then."""
         for m, per_row in enumerate(ids):
-            if per_row[r] is None:
+            if per_row[r] is None or (only is not None and m not in only):
                 continue
             session = self.sessions[m]
             texts: list[str | None] = [None] * len(per_row)
-            texts[r] = st.text[len(session.text(r)) :]
+            texts[r] = text[len(session.text(r)) :]
             session.feed(per_row, texts)
 
 
@@ -551,7 +623,7 @@ def _emit(ctx: EnsembleContext, st: _Row, settings: GenerationSettings, *, final
     st.emitted = upto
 
 
-def _result(st: _Row, members: Sequence[Member], gate: bool) -> Result:
+def _result(st: _Row, members: Sequence[Member], gate: bool, speculate: bool = False) -> Result:
     steps = max(st.steps, 1)
     summary: dict[str, Any] = {
         "steps": st.steps,
@@ -559,12 +631,21 @@ def _result(st: _Row, members: Sequence[Member], gate: bool) -> Result:
     }
     if gate:
         summary["gated_share"] = round(st.gated / steps, 4)
+    if speculate:
+        summary["speculation"] = {
+            "rounds": st.rounds,
+            "drafted": st.drafted,
+            "accepted": st.accepted,
+            "acceptance_rate": round(st.accepted / st.drafted, 4) if st.drafted else 0.0,
+            "mean_draft": round(st.drafted / st.rounds, 3) if st.rounds else 0.0,
+        }
     return Result(
         id=st.example.id,
         output=st.text,
         finish_reason=st.finish or "length",  # type: ignore[arg-type]
         attribution=st.attribution,
-        usage=Usage(st.prompt_tokens, st.steps, st.steps),
+        # drafted tokens that never became output were generated too (the cost)
+        usage=Usage(st.prompt_tokens, st.steps, st.steps + st.drafted - st.accepted),
         rounds=st.steps,
         stop_cause=st.cause or "max_tokens",
         summary=summary,

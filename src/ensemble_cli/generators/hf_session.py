@@ -138,6 +138,21 @@ class HFSessionBatch(SessionBatch):
         r.last_segment = keep
         r.last_segment_text = kept_text
 
+    def truncate(self, row: int, n_ids: int, text: str) -> None:
+        """Cut row ``row``'s stream back to its first ``n_ids`` ids, which spell ``text`` (the caller's
+        word: a speculative ensemble rolling back drafted tokens it did not accept).
+
+        Only the valid-prefix mark moves: the dropped tokens' keys and values become a stale tail that
+        the next forward drops, so the cache ends exactly as if they had never been fed.
+        """
+        r = self.rows[row]
+        if not r.prompt_len <= n_ids <= len(r.ids):
+            raise ValueError(f"truncate row {row} to {n_ids} ids: it holds {len(r.ids)} ({r.prompt_len} of prompt)")
+        del r.ids[n_ids:]
+        r.cached = min(r.cached, n_ids)
+        r.text = text
+        r.last_segment, r.last_segment_text = [], ""
+
     def retain(self, rows: Sequence[int]) -> None:
         rows = list(rows)
         if rows == list(range(len(self.rows))):
@@ -169,6 +184,19 @@ class HFSessionBatch(SessionBatch):
         stream did not change since the last call recompute their last position (no logits are kept).
         """
         return self._sync()
+
+    @torch.inference_mode()
+    @single_threaded_if_invariant
+    def span_logits(self, counts: Sequence[int]) -> torch.Tensor:
+        """Next-token logits after each of every row's last ``counts[row]`` prefixes, in one forward.
+
+        ``[rows, max(counts), vocab]``: entry ``[i, j]`` (``j < counts[i]``) predicts the token after
+        ``ids[: len(ids) - counts[i] + 1 + j]``, so its last one is ``next_logits``'s; entries past a
+        row's count repeat its last. For verifying drafted tokens (fed with ``feed``) in one pass.
+        """
+        if len(counts) != len(self.rows) or min(counts, default=1) < 1:
+            raise ValueError(f"span_logits needs a count >= 1 for each of {len(self.rows)} rows, got {list(counts)}")
+        return self._sync(counts)
 
     @single_threaded_if_invariant
     def feed(self, ids: Sequence[Sequence[int] | None], texts: Sequence[str | None]) -> None:
@@ -404,12 +432,14 @@ class HFSessionBatch(SessionBatch):
                 mask[i, self.width : self.width + extra[i]] = 1
         return mask
 
-    def _sync(self) -> torch.Tensor:
-        """Bring every row's cache up to its ids but the last; return each row's next-token logits."""
+    def _sync(self, counts: Sequence[int] | None = None) -> torch.Tensor:
+        """Bring every row's cache up to its ids but the last; return each row's next-token logits
+        (with ``counts``: the logits of each row's last ``counts[i]`` positions, see ``span_logits``)."""
         rows = self.rows
-        for r in rows:
+        keep = [1] * len(rows) if counts is None else list(counts)
+        for r, c in zip(rows, keep, strict=True):
             # keep at least one token pending, so this forward yields the row's next-token logits
-            r.cached = min(r.cached, len(r.ids) - 1)
+            r.cached = min(r.cached, len(r.ids) - c)
         self._compact([r.occupied - r.cached for r in rows])
         pending = [r.ids[r.cached :] for r in rows]
         lens = [len(p) for p in pending]
@@ -422,7 +452,9 @@ class HFSessionBatch(SessionBatch):
         for i, (r, p) in enumerate(zip(rows, pending, strict=True)):
             input_ids[i, : len(p)] = torch.tensor(p, dtype=torch.long)
             position_ids[i] = torch.arange(r.cached, r.cached + t).clamp_(max=r.cached + len(p) - 1)
-        last = torch.tensor([[n - 1] for n in lens], device=self.device)
+        width = max(keep)
+        last = torch.tensor([[n - c + j if j < c else n - 1 for j in range(width)]
+                             for n, c in zip(lens, keep, strict=True)], device=self.device)
         logits = self._forward(input_ids, position_ids, lens, logits_to_keep=last)
         # tokens fed after each row's prompt; the first prefill of a prompt is not counted
         self.stats.encoded_tokens += sum(
@@ -431,7 +463,7 @@ class HFSessionBatch(SessionBatch):
         for r, n in zip(rows, lens, strict=True):
             r.cached += n
         self._compact([t - n for n in lens])
-        return logits[:, 0]
+        return logits[:, 0] if counts is None else logits
 
     def _decode_step(self, chosen: list[int], active: list[bool]) -> torch.Tensor:
         """Feed one sampled token per row (inactive rows: a masked pad) and return the new logits."""
