@@ -155,6 +155,13 @@ class EnsembleLM(TemplateLM):
         return int(tok.eos_token_id if tok.eos_token_id is not None else tok.bos_token_id)
 
     @property
+    def prefix_token_id(self) -> int:
+        """What an empty context (and a rolling window's start) is conditioned on: the BOS token,
+        else end-of-text, as lm-eval's HF and API models choose it."""
+        tok = _tokenizer(self.scorer)
+        return int(tok.bos_token_id if tok.bos_token_id is not None else self.eot_token_id)
+
+    @property
     def max_length(self) -> int:
         if self._max_length:
             return int(self._max_length)
