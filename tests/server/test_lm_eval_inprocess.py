@@ -13,13 +13,12 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import signal
-from collections.abc import Iterator
 
 import httpx
 import pytest
