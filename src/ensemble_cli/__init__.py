@@ -22,6 +22,7 @@ _EXPORTS = {
     "Stream": "ensemble_cli.api.streams",
     "RunReport": "ensemble_cli.api.runs",
     "evaluate": "ensemble_cli.api.tools",
+    "bench": "ensemble_cli.api.bench",
     "Example": "ensemble_cli.core.types",
     "Attribution": "ensemble_cli.core.types",
     "Usage": "ensemble_cli.core.types",
@@ -43,6 +44,7 @@ __all__ = [  # a literal, so tools read it; tests check it against _EXPORTS
     "Usage",
     "UsageError",
     "__version__",
+    "bench",
     "evaluate",
 ]
 
@@ -61,6 +63,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .api.bench import bench
     from .api.ensemble import Ensemble
     from .api.results import Completion, StreamPiece
     from .api.runs import RunReport
