@@ -23,6 +23,7 @@ _EXPORTS = {
     "RunReport": "ensemble_cli.api.runs",
     "evaluate": "ensemble_cli.api.tools",
     "bench": "ensemble_cli.api.bench",
+    "calibrate": "ensemble_cli.api.calibrate",
     "Example": "ensemble_cli.core.types",
     "Attribution": "ensemble_cli.core.types",
     "Usage": "ensemble_cli.core.types",
@@ -45,6 +46,7 @@ __all__ = [  # a literal, so tools read it; tests check it against _EXPORTS
     "UsageError",
     "__version__",
     "bench",
+    "calibrate",
     "evaluate",
 ]
 
@@ -64,6 +66,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .api.bench import bench
+    from .api.calibrate import calibrate
     from .api.ensemble import Ensemble
     from .api.results import Completion, StreamPiece
     from .api.runs import RunReport
