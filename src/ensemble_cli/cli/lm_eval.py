@@ -1,11 +1,12 @@
 """``ensemble lm-eval RECIPE --tasks ... [lm-eval options]``: lm-eval's own CLI on the recipe, in-process.
 
 Registers ``EnsembleLM`` (``ensemble_cli.integrations.lm_eval``) and hands lm-eval's ``run``
-command ``--model ensemble --model_args {"recipe": ..., "overrides": [...]}`` followed by every
-other argument as given, so each lm-eval option (``--tasks``, ``--include_path``, ``--limit``,
-``--num_fewshot``, ``--output_path``, ``--log_samples``, ``--batch_size``, ``--gen_kwargs``, more
-``--model_args`` such as ``member=NAME``) means what lm-eval's documentation says. No server. The
-recipe is validated first (exit 2 on a bad one), before lm-eval or any model is imported.
+command ``--model ensemble --model_args {"recipe": ..., "overrides": [...]} --batch_size 8``
+followed by every other argument as given (a later ``--batch_size`` wins), so each lm-eval
+option (``--tasks``, ``--include_path``, ``--limit``, ``--num_fewshot``, ``--output_path``,
+``--log_samples``, ``--batch_size``, ``--gen_kwargs``, more ``--model_args`` such as
+``member=NAME``) means what lm-eval's documentation says. No server. The recipe is validated
+first (exit 2 on a bad one), before lm-eval or any model is imported.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..errors import UsageError
 
 NAME = "lm-eval"
 _OURS = ("--model", "-M")  #: lm-eval options this command sets itself
+DEFAULT_BATCH = 8  #: examples per pipeline batch unless --batch_size says otherwise
 HELP = (
     "Evaluate a recipe with lm-evaluation-harness, in this process (extra 'lm-eval').\n\n"
     "Every other option goes to `lm-eval run` as given, e.g. `--tasks gsm8k --include_path tasks/ --limit 50 "
@@ -46,7 +48,8 @@ def lm_eval_command(
     from ..integrations.lm_eval import run_cli  # lm-eval only now (a clear error without the extra)
 
     model_args = json.dumps({"recipe": recipe, "overrides": list(overrides or [])})
-    run_cli(["run", "--model", "ensemble", "--model_args", model_args, *extra])
+    # lm-eval's own default batch is 1; ours is `ensemble run`'s 8 (a --batch_size given later wins)
+    run_cli(["run", "--model", "ensemble", "--model_args", model_args, "--batch_size", str(DEFAULT_BATCH), *extra])
 
 
 def register(app: typer.Typer) -> None:
