@@ -283,6 +283,7 @@ def test_ensemble_lm_eval_cli_runs_end_to_end(recipes: dict[str, Path], tasks: P
     document = json.loads(path.read_text())
     assert document["n-samples"]["tiny_qa"]["effective"] == 2
     assert "exact_match,none" in document["results"]["tiny_qa"]
+    assert str(document["config"]["batch_size"]) == "2"  # the user's --batch_size wins over our default 8
     model_args = document["config"]["model_args"]
     assert model_args["recipe"] == str(recipes["ensemble"]) and model_args["overrides"] == ["generation.max_tokens=4"]
 
