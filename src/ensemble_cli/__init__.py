@@ -22,6 +22,8 @@ _EXPORTS = {
     "Stream": "ensemble_cli.api.streams",
     "RunReport": "ensemble_cli.api.runs",
     "evaluate": "ensemble_cli.api.tools",
+    "bench": "ensemble_cli.api.bench",
+    "calibrate": "ensemble_cli.api.calibrate",
     "Example": "ensemble_cli.core.types",
     "Attribution": "ensemble_cli.core.types",
     "Usage": "ensemble_cli.core.types",
@@ -43,6 +45,8 @@ __all__ = [  # a literal, so tools read it; tests check it against _EXPORTS
     "Usage",
     "UsageError",
     "__version__",
+    "bench",
+    "calibrate",
     "evaluate",
 ]
 
@@ -61,6 +65,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .api.bench import bench
+    from .api.calibrate import calibrate
     from .api.ensemble import Ensemble
     from .api.results import Completion, StreamPiece
     from .api.runs import RunReport

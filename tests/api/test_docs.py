@@ -49,6 +49,8 @@ def test_every_python_block_of_the_guide_runs(workdir: Path, capsys: pytest.Capt
     assert "aggregator.params.segment_tokns: unknown field (did you mean segment_tokens?)" in out
     assert "x: the prompt is empty" in out and "did you mean max_tokens?" in out
     assert (workdir / "answers.jsonl").exists()
+    assert (workdir / "quickstart.bench" / "bench.json").exists() and (workdir / "quickstart-stats.json").exists()
+    assert "ensemble bench recipes/quickstart.yaml --input questions.jsonl --output-dir quickstart.bench" in out
 
 
 def test_the_guide_names_every_public_name() -> None:
@@ -59,7 +61,7 @@ def test_the_guide_names_every_public_name() -> None:
     assert not missing, f"docs/python.md does not describe {missing}"
 
 
-@pytest.mark.parametrize("script", ["one_question.py", "batch_attribution.py", "streaming.py"])
+@pytest.mark.parametrize("script", ["one_question.py", "batch_attribution.py", "streaming.py", "lm_eval_inprocess.py"])
 def test_example_scripts_run(script: str, workdir: Path, monkeypatch: pytest.MonkeyPatch,
                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(sys, "argv", [script, str(workdir / "recipes" / "quickstart.yaml")])
@@ -68,6 +70,8 @@ def test_example_scripts_run(script: str, workdir: Path, monkeypatch: pytest.Mon
     assert out.strip()
     if script == "batch_attribution.py":
         assert "0: " in out and "round 0" in out
+    if script == "lm_eval_inprocess.py":
+        assert "exact match: " in out and out.count("(expected ") == 3
 
 
 def test_the_fastapi_example_answers_through_agenerate(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

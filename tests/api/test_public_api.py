@@ -16,7 +16,7 @@ HEAVY = ("torch", "transformers", "scipy", "matplotlib", "fastapi", "uvicorn", "
 
 PUBLIC = [
     "Attribution", "Completion", "Ensemble", "EnsembleError", "Example", "RecipeError", "RunReport", "Stream",
-    "StreamPiece", "Usage", "UsageError", "__version__", "evaluate",
+    "StreamPiece", "Usage", "UsageError", "__version__", "bench", "calibrate", "evaluate",
 ]
 
 

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
 
 #: What an inspecting command must never import (each costs from 0.1 s to several seconds).
-HEAVY = ("torch", "transformers", "scipy", "matplotlib", "fastapi", "uvicorn", "httpx", "numpy", "math_verify")
+HEAVY = ("torch", "transformers", "scipy", "matplotlib", "fastapi", "uvicorn", "httpx", "numpy", "math_verify",
+         "lm_eval")
 
 # Runs each argv in turn (the first through main(), as the console script does; later ones through
 # the same app, so plugin commands are not registered twice) and writes, per command, its exit code

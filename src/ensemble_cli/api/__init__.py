@@ -3,7 +3,7 @@
 Small modules, one job each: ``recipes`` (path/dict/Recipe + overrides → validated recipe),
 ``inputs`` (what ``generate`` accepts → ``Example``s), ``ensemble`` (the ``Ensemble`` object),
 ``results`` (``Completion``, ``StreamPiece``), ``streams`` (sync and async streaming), ``runs``
-(``ensemble run``'s contract over a dataset) and ``tools`` (``evaluate``, ``bench``).
+(``ensemble run``'s contract over a dataset), ``tools`` (``evaluate``) and ``bench`` (``bench``).
 """
 
 from .ensemble import Ensemble

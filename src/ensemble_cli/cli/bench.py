@@ -12,7 +12,8 @@ can re-grade any of them), then ``bench.json`` (the ``--format json`` document),
 and ``report.png``. Progress goes to stderr; stdout carries only the result. An interrupted bench
 continues where it stopped with ``--resume`` (see ``evaluation.resume``): it says the command.
 ``bench.json`` also records the command that reproduces the bench (``command``, see
-``command_line``) and the arguments given (``arguments``).
+``command_line``) and the arguments given (``arguments``). The work is ``api.bench.run_bench``,
+the function behind ``ensemble_cli.bench(...)``: this module parses options and prints.
 
 ``ensemble bench`` is a group whose default command is ``run``: ``ensemble bench RECIPE ...`` is
 ``ensemble bench run RECIPE ...``, so the established spelling keeps working while ``bench plot``
@@ -22,16 +23,13 @@ that is exactly a subcommand's name is taken as one (a recipe file named ``plot`
 
 from __future__ import annotations
 
-import json
-from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
 
-from ..errors import UsageError
-from ..io.readers import FieldMap, RowError
+from ..io.readers import FieldMap
 from . import bench_folders
 from .command_line import command_line, given_arguments
 from .eval_format import OutputFormat, emit
@@ -114,166 +112,28 @@ def bench(
     id_field: Annotated[str | None, typer.Option(help="Input field holding the row id.")] = None,
 ) -> None:
     """Run a recipe and each member alone on the same problems; compare accuracy and cost."""
-    from ..evaluation.bench import Bench, systems_for
-    from ..evaluation.compare import compare
-    from ..evaluation.datasets import load_dataset, load_input
-    from ..evaluation.report import bench_figure, write_html, write_png
-    from ..evaluation.views import bench_tables
-    from ..recipe import load_recipe
+    from ..api.bench import run_bench  # the same function as the Python API's bench()
 
-    if (input is None) == (dataset is None):
-        raise UsageError("give exactly one of --input FILE and --dataset NAME")
-    if resume and overwrite:
-        raise UsageError("--resume and --overwrite contradict each other; pick one")
     console = stderr_console()
-    resolved = load_recipe(recipe, overrides=tuple(overrides or ()))
-    fields = FieldMap(prompt_field, label_field, id_field)
-    rows = load_dataset(dataset, fields) if dataset else load_input(input, fields)  # type: ignore[arg-type]
-    rows = list(islice(rows, offset, None if limit is None else offset + limit))
-    if not rows:
-        raise UsageError(f"no problems left after --offset {offset}")
-    bad = sum(isinstance(r, RowError) for r in rows)
-    if bad == len(rows):
-        raise UsageError("no usable problems in the input")
-    stem = dataset or ("stdin" if input == "-" else Path(str(input)).stem or "input")
-    out_dir = Path(output_dir or f"{stem}.{resolved.name}.bench")
-    systems = systems_for(resolved, out_dir, member_overrides=tuple(member_overrides or ()))
-    if resume:
-        _resume(systems, rows, batch_size, console)
-    else:
-        _check_output(out_dir, [s.path for s in systems], overwrite)
-    if baselines is not None:
-        unfinished = [s for s in systems[:-1] if len(s.records) < len(rows)]
-        _reuse_baselines(unfinished, rows, batch_size, Path(baselines), console)
 
-    runner = Bench(systems)
-    from .load_status import LoadStatus
-
-    with LoadStatus(console) as status:  # converting / loading each model, with sizes and times
-        load_s = runner.load(on_event=status.on_event)
-    console.print(f"models loaded once in {load_s:.1f} s; {len(systems)} systems × {len(rows)} problems")
-    if bad:
-        console.print(f"{bad} input rows are unusable (error records, not graded)", style="yellow")
-    try:
-        _run(runner, rows, batch_size, console)
-    except KeyboardInterrupt:
+    def interrupted(out_dir: Path) -> None:
         stopped = f"\ninterrupted: the records so far are in {out_dir}/"
         console.print(stopped, style="yellow", soft_wrap=True, markup=False)
         hint = resume_command(str(out_dir), ("--output-dir", "-o"))
         console.print(f"continue with: {hint}", soft_wrap=True, markup=False)  # one line to copy
         raise typer.Exit(130) from None
 
-    ensemble = systems[-1]
-    members = {s.name: s.records for s in systems[:-1]}
-    result = compare(members, ensemble.records, {s.name: s.seconds for s in systems}, ensemble_name=ensemble.name)
-    tables = bench_tables(result, resolved.name)
-    reused = {s.name: str(s.reused) for s in systems if s.reused is not None}
-    if reused:
-        tables[0].notes.append(
-            "not re-run (same run found by --baselines; records and time from then): "
-            + "; ".join(f"{name} from {path}" for name, path in reused.items())
-        )
-    resumed = {s.name: s.resumed for s in systems if s.resumed}
-    if resumed:
-        tables[0].notes.append(
-            "resumed (records and time of the first problems from the interrupted run): "
-            + "; ".join(f"{name} {n}" for name, n in resumed.items())
-        )
-    document = {
-        "recipe": resolved.name,
-        "recipe_hash": resolved.hash,
-        "command": command_line("ensemble bench", ctx, leave_out=_LEAVE_OUT),
-        "arguments": given_arguments(ctx),
-        "source": dataset or input,
-        "problems": len(rows),
-        "load_seconds": round(load_s, 3),
-        **result.to_dict(),
-        "files": {s.name: str(s.path) for s in systems},
-        "reused_baselines": reused,
-        "resumed": resumed,
-        "member_overrides": list(member_overrides or ()),
-    }
-    (out_dir / "bench.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    png = bench_figure(result, resolved.name)
-    write_png(plot or out_dir / "report.png", png)
-    write_html(report or out_dir / "report.html", f"ensemble bench: {resolved.name}", tables, png)
-    emit(tables, document, fmt)
-    console.print(f"records and report in {out_dir}/", soft_wrap=True, markup=False)
+    outcome = run_bench(
+        recipe, input, dataset=dataset, limit=limit, offset=offset, batch_size=batch_size, output_dir=output_dir,
+        overwrite=overwrite, resume=resume, baselines=baselines, report=report, plot=plot,
+        overrides=tuple(overrides or ()), member_overrides=tuple(member_overrides or ()),
+        fields=FieldMap(prompt_field, label_field, id_field),
+        command=command_line("ensemble bench", ctx, leave_out=_LEAVE_OUT), arguments=given_arguments(ctx),
+        console=console, on_interrupt=interrupted,
+    )
+    emit(outcome.tables, outcome.document, fmt)
+    console.print(f"records and report in {outcome.out_dir}/", soft_wrap=True, markup=False)
 
 
 app.command("plot")(bench_folders.plot)
 app.command("summary")(bench_folders.summary)
-
-
-def _check_output(out_dir: Path, files: list[Path], overwrite: bool) -> None:
-    """Refuse to mix two benches in one folder unless ``--overwrite``."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--output-dir {out_dir} is a file")
-    existing = [f.name for f in [*files, out_dir / "bench.json"] if f.exists()]
-    if existing and not overwrite:
-        raise UsageError(
-            f"{out_dir} already holds a bench ({', '.join(existing)}); pass --overwrite or choose --output-dir"
-        )
-
-
-def _resume(systems, rows, batch_size: int, console) -> None:  # noqa: ANN001 - bench types imported late
-    """Take each system's finished batches from its file in the folder; say what each kept."""
-    from ..evaluation.resume import resume_point
-
-    for system in systems:
-        point = resume_point(system.path, system.resolved.as_dict(), rows, batch_size)
-        if point is None:
-            continue
-        system.resume(point)
-        n = point.dropped
-        cut = f" ({n} record{'s' * (n != 1)} of an unfinished or failed batch run again)" if n else ""
-        said = f"{system.name}: resuming after {len(point.records)} of {len(rows)} problems{cut}"
-        console.print(said, soft_wrap=True, markup=False)
-
-
-def _reuse_baselines(members, rows, batch_size: int, folder: Path, console) -> None:  # noqa: ANN001
-    """Mark each member whose identical run ``folder`` holds; say which were found and which not."""
-    from ..evaluation.baselines import find_baseline
-
-    if not folder.is_dir():
-        raise UsageError(f"--baselines {folder}: not a folder (give an earlier bench's --output-dir)")
-    for system in members:
-        found = find_baseline(system.resolved.as_dict(), rows, batch_size, folder)
-        if found is None:
-            console.print(f"{system.name}: no identical run in {folder}; running it", markup=False)
-        else:
-            system.reuse(found)
-            console.print(f"{system.name}: reusing {found.path} ({found.seconds:.1f} s generating)", markup=False)
-
-
-def _run(runner, rows, batch_size: int, console) -> None:  # noqa: ANN001 - rich/bench types imported late
-    """One progress bar per system, each with its own generation time (not time since the start).
-
-    When stderr is not a terminal (a bench under ``nohup`` or CI, hours long) rich draws nothing
-    until the end, so each finished batch is said on a plain line instead.
-    """
-    if not console.is_terminal:
-        done = dict.fromkeys((s.name for s in runner.systems), 0)  # on_batch counts kept records too
-
-        def say(system, n: int) -> None:  # noqa: ANN001
-            done[system.name] += n
-            line = f"{system.name}: {done[system.name]}/{len(rows)} problems, {system.seconds:.1f} s generating"
-            console.print(line, soft_wrap=True, markup=False, highlight=False)
-
-        runner.run(rows, batch_size, on_batch=say)
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    columns = (
-        TextColumn("{task.description:>16}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[seconds]:.1f} s generating"),
-    )
-    with Progress(*columns, console=console) as progress:
-        tasks = {s.name: progress.add_task(s.name, total=len(rows), seconds=0.0) for s in runner.systems}
-
-        def advance(system, n: int) -> None:  # noqa: ANN001
-            progress.update(tasks[system.name], advance=n, seconds=system.seconds)
-
-        runner.run(rows, batch_size, on_batch=advance)
