@@ -18,7 +18,7 @@ LOGIN_PATH = "/ui/login"
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ensemble-cli · sign in</title><link rel="stylesheet" href="/ui/static/ui.css"></head>
+<title>ensemble-cli · sign in</title><link rel="icon" href="data:,"><style>{css}</style></head>
 <body class="login"><main>
 <h1>ensemble-cli</h1>
 <p>This server needs its API key (<code>--api-key</code> / <code>ENSEMBLE_API_KEY</code>).</p>
@@ -34,7 +34,8 @@ _PAGE = """<!doctype html>
 
 def login_page(message: str = "") -> str:
     """The sign-in form (served with 401 when the key is missing or wrong)."""
-    return _PAGE.format(message=html.escape(message))
+    css = "body{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}input{width:100%;margin:.4rem 0}.error{color:#b00020}"
+    return _PAGE.replace("{css}", css).replace("{message}", html.escape(message))
 
 
 def key_matches(given: str | None, key: str) -> bool:

@@ -520,6 +520,7 @@ function setupBench() {
   $("recipe-name").textContent = `· ${INFO.recipe} (${INFO.aggregator})`;
   $("logout").hidden = !INFO.auth;
   setupPlayground();
+  $("sbs-run").addEventListener("click", runSideBySide);
   setupBench();
   await setupBuilder().catch((err) => { $("builder-status").textContent = `builder unavailable: ${err.message}`; });
   document.body.dataset.ready = "true";
