@@ -58,7 +58,8 @@ const colour = (model) => (model && INFO.colours[model]) || "#dddddd";
 function renderSpans(box, spans, onPick) {
   box.replaceChildren(...spans.map((s) => {
     const title = s.model ? `${s.model}${s.details.length ? " · " + s.details.map(detailText).join(" | ") : ""}` : "not attributed";
-    const span = el("span", { class: "piece" + (s.model ? "" : " unknown"), "data-model": s.model || "", tabindex: 0,
+    const blank = /^\s+$/.test(s.text) ? " ws" : "";  // a whitespace-only piece still shows its colour
+    const span = el("span", { class: "piece" + (s.model ? "" : " unknown") + blank, "data-model": s.model || "", tabindex: 0,
       title, style: `background:${colour(s.model)}`, text: s.text });
     const pick = () => onPick && onPick(s);
     span.addEventListener("click", pick);
