@@ -16,25 +16,9 @@ sys.path.insert(0, str(TESTS / "evaluation"))
 
 from bench_dirs import make_bench, member_records, verdicts  # noqa: E402
 from live import LiveServer, launch  # noqa: E402
+from ui_live import DUO, KEY  # noqa: E402
 
 from tiny_models import save_tiny_llamas  # noqa: E402
-
-DUO = """\
-name: tiny-duo
-models:
-  - name: first
-    generator: hf
-    params: {{model: {a}, dtype: float32}}
-  - name: second
-    generator: hf
-    params: {{model: {b}, dtype: float32}}
-aggregator:
-  type: reward
-  params: {{segment_tokens: 3, max_rounds: 8}}
-scorer: logprob
-generation: {{max_tokens: 12, temperature: 0.0, seed: 7}}
-"""
-KEY = "ui-secret"
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +50,9 @@ def ui_server(duo_recipe: Path, bench_folder: Path, tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture(scope="session")
-def keyed_server(duo_recipe: Path, bench_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def keyed_server(
+    duo_recipe: Path, bench_folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """``ensemble serve --ui --api-key``."""
     logs = tmp_path_factory.mktemp("ui-keyed-logs")
     server = launch(duo_recipe, logs / "keyed.log", "--ui", "--votes", str(logs / "votes.jsonl"),

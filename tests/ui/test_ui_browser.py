@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import KEY
 from live import LiveServer
+from ui_live import KEY
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra has it)")
 
@@ -51,7 +51,8 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     pg = context.new_page()
     offsite: list[str] = []
-    pg.on("request", lambda req: offsite.append(req.url) if not req.url.startswith(("http://127.0.0.1", "blob:", "data:")) else None)
+    local = ("http://127.0.0.1", "blob:", "data:")
+    pg.on("request", lambda req: None if req.url.startswith(local) else offsite.append(req.url))
     yield pg
     context.close()
     assert offsite == [], f"the page fetched from outside the server: {offsite}"
@@ -110,10 +111,13 @@ def test_blind_side_by_side_writes_the_vote(page: Any, ui_server: LiveServer, tm
     assert len(lines) == before + 1
     vote = json.loads(lines[-1])
     assert sorted(vote["shown"]) == ["first", "second", "tiny-duo"] and vote["winner"] == vote["shown"][1]
-    assert vote["prompt"] == "Name a fruit:" and vote["outputs"][1] == page.inner_text("#columns .column >> nth=1 >> .out")
+    assert vote["prompt"] == "Name a fruit:"
+    assert vote["outputs"][1] == page.inner_text("#columns .column >> nth=1 >> .out")
 
 
-def test_a_typo_in_the_builder_shows_the_error_next_to_its_field(page: Any, ui_server: LiveServer, tmp_path: Path) -> None:
+def test_a_typo_in_the_builder_shows_the_error_next_to_its_field(
+    page: Any, ui_server: LiveServer, tmp_path: Path
+) -> None:
     _open(page, ui_server)
     page.click("#tab-builder")
     page.wait_for_function("document.querySelector('#builder-status').textContent.startsWith('valid')")

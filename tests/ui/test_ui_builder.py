@@ -10,7 +10,14 @@ import yaml
 from ensemble_cli.errors import RecipeError
 from ensemble_cli.plugins import get_registry
 from ensemble_cli.recipe import load_recipe
-from ensemble_cli.ui.builder import check_recipe, check_yaml, component_schemas, form_to_recipe, recipe_yaml, yaml_to_form
+from ensemble_cli.ui.builder import (
+    check_recipe,
+    check_yaml,
+    component_schemas,
+    form_to_recipe,
+    recipe_yaml,
+    yaml_to_form,
+)
 
 
 def test_schemas_list_every_registered_component_with_its_config() -> None:

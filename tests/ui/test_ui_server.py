@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import httpx
-from conftest import KEY
 from live import LiveServer
+from ui_live import KEY
 
 UI_ROUTES = [("GET", "/ui"), ("GET", "/ui/static/ui.js"), ("GET", "/ui/static/ui.css"), ("GET", "/ui/api/info"),
              ("GET", "/ui/api/components"), ("POST", "/ui/api/builder"), ("POST", "/ui/api/vote"),

@@ -34,7 +34,8 @@ _PAGE = """<!doctype html>
 
 def login_page(message: str = "") -> str:
     """The sign-in form (served with 401 when the key is missing or wrong)."""
-    css = "body{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}input{width:100%;margin:.4rem 0}.error{color:#b00020}"
+    css = ("body{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}"
+           "input{width:100%;margin:.4rem 0}.error{color:#b00020}")  # inline: the stylesheet is behind the key
     return _PAGE.replace("{css}", css).replace("{message}", html.escape(message))
 
 
