@@ -78,7 +78,8 @@ def test_with_a_key_every_ui_route_refuses_a_missing_or_wrong_key(keyed_server: 
         assert "API key" in page.text and 'action="/ui/login"' in page.text  # the sign-in form, not the app
         wrong = anon.post("/ui/login", data={"key": "nope"})
         assert wrong.status_code == 401 and "is not this server" in wrong.text
-        assert anon.get("/ui/api/info", cookies={"ensemble_ui_key": "nope"}).status_code == 401
+        with httpx.Client(base_url=keyed_server.base, cookies={"ensemble_ui_key": "nope"}) as forged:
+            assert forged.get("/ui/api/info").status_code == 401 and forged.get("/ui").status_code == 401
         right = anon.post("/ui/login", data={"key": KEY}, follow_redirects=False)
         assert right.status_code == 303 and "httponly" in right.headers["set-cookie"].lower()
         assert "samesite=strict" in right.headers["set-cookie"].lower()
