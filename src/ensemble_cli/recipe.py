@@ -207,14 +207,19 @@ def load_recipe_data(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read recipe file {path}: {exc}") from exc
+    return parse_recipe_text(text, str(path))
+
+
+def parse_recipe_text(text: str, source: str | None = None) -> dict[str, Any]:
+    """Parse recipe YAML text (a file's, or the web UI builder's) into plain data; errors name the line."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
-        raise RecipeError([Problem("", f"YAML error at {_yaml_problem(exc)}")], str(path)) from exc
+        raise RecipeError([Problem("", f"YAML error at {_yaml_problem(exc)}")], source) from exc
     if data is None:
-        raise RecipeError("the file is empty", str(path))
+        raise RecipeError("the file is empty", source)
     if not isinstance(data, dict):
-        raise RecipeError(f"a recipe must be a YAML mapping, not a {type(data).__name__}", str(path))
+        raise RecipeError(f"a recipe must be a YAML mapping, not a {type(data).__name__}", source)
     return data
 
 

@@ -113,7 +113,7 @@ def mount(root: typer.Typer, module: ModuleType, name: str) -> None:
         root.command(name)(getattr(module, name))
 
 
-for _name in ("run", "serve", "models", "recipes", "plugins", "calibrate", "eval", "bench", "lm_eval"):
+for _name in ("run", "serve", "ui", "models", "recipes", "plugins", "calibrate", "eval", "bench", "lm_eval"):
     _module = _import_optional(f"{__package__}.{_name}")
     if _module is not None:
         mount(app, _module, _name)

@@ -3,18 +3,20 @@
 The recipe is validated before anything starts (exit 2 on a bad recipe); the port opens at once
 and models load behind it (``/health`` is 503 until they have). Binds 127.0.0.1 unless told
 otherwise; the API key comes from ``--api-key`` or ``ENSEMBLE_API_KEY``. Exit 0 after SIGTERM or
-Ctrl-C once in-flight requests are done.
+Ctrl-C once in-flight requests are done. ``--ui`` also serves the web UI at ``/ui`` (``ensemble_cli.ui``;
+``ensemble ui`` is the shortcut).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..errors import UsageError
 
-__all__ = ["serve"]
+__all__ = ["serve", "start"]
 
 
 def serve(
@@ -34,19 +36,46 @@ def serve(
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."),
     ] = None,
+    ui: Annotated[bool, typer.Option("--ui", help="Also serve the web UI at /ui (same port, same engine).")] = False,
+    votes: Annotated[
+        str | None, typer.Option(help="With --ui: append blind side-by-side votes to this JSONL file.")
+    ] = None,
+    bench: Annotated[
+        list[str] | None,
+        typer.Option(help="With --ui: a bench folder (ensemble bench --output-dir) to view; repeatable."),
+    ] = None,
 ) -> None:
     """Serve a recipe as an OpenAI-compatible API (/v1/completions, /v1/chat/completions, ...)."""
+    if (votes or bench) and not ui:
+        raise UsageError("--votes and --bench belong to the web UI: add --ui")
+    start(recipe, host=host, port=port, api_key=api_key, max_batch=max_batch, max_queue=max_queue,
+          max_tokens_cap=max_tokens_cap, overrides=overrides, ui=ui, votes=votes, bench=bench)
+
+
+def start(recipe: str, *, host: str, port: int, api_key: str | None, max_batch: int, max_queue: int,
+          max_tokens_cap: int | None, overrides: list[str] | None, ui: bool, votes: str | None = None,
+          bench: list[str] | None = None) -> None:
+    """Validate the recipe, check the extras, then run the server (shared by ``serve`` and ``ui``)."""
     from ..recipe import load_recipe  # imported late: keeps `ensemble --help` fast
 
     resolved = load_recipe(recipe, overrides=tuple(overrides or ()))
+    for folder in bench or []:
+        if not (Path(folder) / "bench.json").is_file():
+            raise UsageError(f"--bench {folder}: not a finished bench folder (no bench.json)")
     try:
         from ..server.runner import serve as run_server  # fastapi/uvicorn/torch only when serving
     except ModuleNotFoundError as exc:
         if exc.name not in ("fastapi", "uvicorn", "starlette"):
             raise
-        raise UsageError(f"ensemble serve needs the 'serve' extra ({exc.name} is missing): "
-                         "pip install 'ensemble-cli[serve]'") from None
+        extra = "ui" if ui else "serve"
+        command = "ensemble serve --ui" if ui else "ensemble serve"
+        raise UsageError(f"{command} needs the '{extra}' extra ({exc.name} is missing): "
+                         f"pip install 'ensemble-cli[{extra}]'") from None
+    options = None
+    if ui:
+        from ..ui.app import UIOptions
 
+        options = UIOptions(votes=Path(votes) if votes else None, benches=[Path(b) for b in bench or []])
     run_server(
         resolved,
         host=host,
@@ -55,4 +84,5 @@ def serve(
         max_batch=max_batch,
         max_queue=max_queue,
         max_tokens_cap=max_tokens_cap,
+        ui=options,
     )

@@ -6,7 +6,9 @@ feed). A non-streaming handler listens for its client's disconnect while it wait
 job when the client has gone; a streaming response cancels its job when its generator is closed.
 
 Open routes: ``/health``, ``/openapi.json``, ``/docs``. Every other route needs
-``Authorization: Bearer KEY`` when the server has a key.
+``Authorization: Bearer KEY`` when the server has a key; with the web UI mounted (``ui=True``), the
+key cookie its sign-in form sets (``ensemble_cli.ui.auth``) is accepted in place of the header, and
+``/ui/login`` is open (it checks the key itself).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..core.types import Example
@@ -61,6 +63,7 @@ class ServerState:
     engine: Engine
     limits: Limits = field(default_factory=Limits)
     api_key: str | None = None
+    ui: bool = False  #: the web UI is mounted: its key cookie counts as the key
     started: float = field(default_factory=time.time)
 
 
@@ -76,10 +79,18 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.middleware("http")
     async def _auth(request: Request, call_next: Callable[[Request], Any]) -> Any:
-        if state.api_key and request.url.path not in OPEN_PATHS:
+        path = request.url.path
+        if state.api_key and path not in OPEN_PATHS and not (state.ui and path == "/ui/login"):
             header = request.headers.get("authorization", "")
             scheme, _, given = header.partition(" ")
-            if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), state.api_key.encode()):
+            ok = scheme.lower() == "bearer" and secrets.compare_digest(given.strip().encode(), state.api_key.encode())
+            if not ok and state.ui and not header:
+                from ..ui.auth import KEY_COOKIE, is_page, key_matches, login_page
+
+                ok = key_matches(request.cookies.get(KEY_COOKIE), state.api_key)
+                if not ok and is_page(path):
+                    return HTMLResponse(login_page(), status_code=401)
+            if not ok:
                 message = "missing API key" if not header else "invalid API key"
                 return JSONResponse(error_body(401, message, code="invalid_api_key"), status_code=401)
         return await call_next(request)
@@ -208,7 +219,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     def _stream(plan: Any, rid: str, *, chat: bool, include_usage: bool) -> StreamingResponse:
         feed = EventFeed(asyncio.get_running_loop())
-        job = generation_job(plan, feed.finish, feed.on_text)
+        job = generation_job(plan, feed.finish, on_piece=feed.on_text)
         submit(job)
         events = stream_events(plan, job, feed, rid=rid, chat=chat, include_usage=include_usage)
         return StreamingResponse(events, media_type="text/event-stream",

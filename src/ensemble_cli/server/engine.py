@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 from ..errors import GenerationError
 
-#: (items, on_text(i, text), cancelled(i)) -> one output per item, in order
-BatchFn = Callable[[list[Any], Callable[[int, str], None], Callable[[int], bool]], Sequence[Any]]
+#: (items, emit(i, text[, model]), cancelled(i)) -> one output per item, in order
+BatchFn = Callable[[list[Any], Callable[..., None], Callable[[int], bool]], Sequence[Any]]
 State = Literal["loading", "ready", "failed", "stopped"]
 
 
@@ -47,6 +47,8 @@ class Job:
     run: BatchFn
     finish: Callable[[list[Any] | None, BaseException | None], None]
     on_text: Callable[[int, str], None] | None = None
+    #: like ``on_text`` plus the member that wrote the piece (``None``: not known); takes its place when set
+    on_piece: Callable[[int, str, str | None], None] | None = None
     _cancelled: set[int] = field(default_factory=set)
     _all_cancelled: bool = False
     _produced: list[str] = field(default_factory=list)
@@ -74,13 +76,17 @@ class Job:
     def _restart(self) -> None:
         self._produced = [""] * len(self.items)
 
-    def _emit(self, index: int, text: str) -> None:
+    def _emit(self, index: int, text: str, model: str | None = None) -> None:
         """Deliver new text, skipping what an earlier (failed, re-run) attempt already delivered."""
         self._produced[index] += text
         fresh = self._produced[index][self._sent[index] :]
-        if fresh and self.on_text is not None and not self.is_cancelled(index):
+        listening = self.on_piece is not None or self.on_text is not None
+        if fresh and listening and not self.is_cancelled(index):
             self._sent[index] = len(self._produced[index])
-            self.on_text(index, fresh)
+            if self.on_piece is not None:
+                self.on_piece(index, fresh, model)
+            elif self.on_text is not None:
+                self.on_text(index, fresh)
 
 
 class Engine:
@@ -245,9 +251,9 @@ class Engine:
         owners: list[tuple[Job, int]] = [(job, i) for job in batch for i in range(len(job.items))]
         items = [job.items[i] for job in batch for i in range(len(job.items))]
 
-        def on_text(index: int, text: str) -> None:
+        def on_text(index: int, text: str, model: str | None = None) -> None:
             job, local = owners[index]
-            job._emit(local, text)
+            job._emit(local, text, model)
 
         def cancelled(index: int) -> bool:
             job, local = owners[index]

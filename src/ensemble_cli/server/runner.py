@@ -28,6 +28,7 @@ from .service import Limits
 
 if TYPE_CHECKING:
     from ..recipe import ResolvedRecipe
+    from ..ui.app import UIOptions
 
 
 class _DrainingServer(uvicorn.Server):
@@ -48,8 +49,11 @@ def serve(
     max_queue: int = 256,
     max_tokens_cap: int | None = None,
     log: Callable[[str], None] | None = None,
+    ui: UIOptions | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT; raises the load error if the models cannot be loaded."""
+    """Run until SIGTERM/SIGINT; raises the load error if the models cannot be loaded.
+
+    ``ui`` mounts the web UI at ``/ui`` on the same app (``ensemble_cli.ui``)."""
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
     pipeline = Pipeline(resolved)
     server: _DrainingServer | None = None
@@ -78,11 +82,17 @@ def serve(
             engine.stop(timeout=600)  # in-flight jobs finish; a stuck one cannot hang the exit forever
 
     app = create_app(state)
+    if ui is not None:
+        from ..ui.app import mount_ui
+
+        mount_ui(app, state, ui)
     app.router.lifespan_context = lifespan
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=None, lifespan="on")
     server = _DrainingServer(config)
     say(f"listening on http://{host}:{port} (recipe '{resolved.name}', hash {resolved.hash})")
+    if ui is not None:
+        say(f"web UI: http://{host}:{port}/ui")
     server.run()
     if engine.error is not None:
         raise engine.error

@@ -261,19 +261,21 @@ def plan_chat(req: ChatCompletionRequest, pipelines: Pipelines, limits: Limits) 
 
 
 def generation_job(plan: Plan, finish: Callable[[list[Any] | None, BaseException | None], None],
-                   on_text: Callable[[int, str], None] | None = None) -> Job:
+                   on_text: Callable[[int, str], None] | None = None,
+                   on_piece: Callable[[int, str, str | None], None] | None = None) -> Job:
+    """The job generating ``plan``'s outputs; ``on_piece`` (else ``on_text``) hears each final piece."""
     s = plan.settings
     key = ("generate", plan.key, s.max_tokens, s.temperature, s.top_p, s.seed, tuple(s.stop), s.ignore_eos)
     pipeline, settings = plan.pipeline, plan.settings
 
-    def run(items: list[Any], emit: Callable[[int, str], None], cancelled: Callable[[int], bool]) -> list[Result]:
-        results = pipeline.run_batch(items, settings=settings, on_text=emit, cancelled=cancelled)
+    def run(items: list[Any], emit: Callable[..., None], cancelled: Callable[[int], bool]) -> list[Result]:
+        results = pipeline.run_batch(items, settings=settings, on_piece=emit, cancelled=cancelled)
         for r in results:
             if r.error:
                 raise GenerationError(r.error)
         return results
 
-    return Job(key, list(plan.examples), run, finish, on_text)
+    return Job(key, list(plan.examples), run, finish, on_text, on_piece)
 
 
 def scoring_job(plan: Plan, finish: Callable[[list[Any] | None, BaseException | None], None]) -> Job:

@@ -4,7 +4,9 @@ The engine thread reports text as the ensemble makes it final (``on_text``) and 
 (``finish``); both are handed to the event loop through an ``asyncio.Queue`` and turned into
 chunks here. The first chat chunk carries the role; each choice ends with a chunk carrying its
 ``finish_reason``; ``stream_options.include_usage`` adds a last chunk with ``usage`` and no choices
-(and ``usage: null`` on the others); the ``ensemble`` account rides on the finishing chunk.
+(and ``usage: null`` on the others); the ``ensemble`` account rides on the finishing chunk, and
+each text chunk carries ``ensemble_piece: {"index", "model"}``, the member that wrote it (``model``
+is ``null`` when the aggregator does not say) — what the web UI colours the answer by as it streams.
 A failure mid-stream is sent as an ``{"error": ...}`` event before ``[DONE]``.
 
 When the client goes away, the response's generator is closed; its ``finally`` cancels the job, so
@@ -41,8 +43,8 @@ class EventFeed:
         self.loop = loop
         self.queue: asyncio.Queue[tuple[str, Any, Any]] = asyncio.Queue()
 
-    def on_text(self, index: int, text: str) -> None:
-        self._post(("text", index, text))
+    def on_text(self, index: int, text: str, model: str | None = None) -> None:
+        self._post(("text", index, (text, model)))
 
     def finish(self, outputs: list[Any] | None, error: BaseException | None) -> None:
         self._post(("done", outputs, error))
@@ -82,7 +84,8 @@ async def stream_events(
         while True:
             kind, a, b = await feed.queue.get()
             if kind == "text":
-                yield chunk([choice(a, b, None)])
+                text, model = b
+                yield chunk([choice(a, text, None)], ensemble_piece={"index": a, "model": model})
                 continue
             outputs, error = a, b
             if error is not None:

@@ -1,0 +1,150 @@
+"""The ``/ui`` routes on the API's FastAPI app (``ensemble serve --ui``).
+
+The page itself generates through the public API (``POST /v1/chat/completions`` with ``stream``)
+and reads ``/status``, so generation shares the engine's queue, batching, caps and key check with
+every other client; the routes here serve only what the API does not have: the page and its
+assets, the recipe builder's schemas and validation, blind votes and bench folders. Every one of
+them sits behind the server's key check (``server.app``); only ``/ui/login`` is open.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import EnsembleError
+from ..server.app import ServerState
+from ..server.errors import APIError, bad_request
+from .auth import KEY_COOKIE, LOGIN_PATH, form_key, key_matches, login_page
+from .spans import member_colours
+from .votes import Vote, append_vote
+
+STATIC = Path(__file__).parent / "static"
+_ASSETS = {"ui.js": "text/javascript", "ui.css": "text/css"}
+
+
+@dataclass
+class UIOptions:
+    """What ``--ui`` adds beyond the recipe: where votes go and which bench folders to offer."""
+
+    votes: Path | None = None
+    benches: list[Path] = field(default_factory=list)
+
+
+class BuilderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    form: dict[str, Any] | None = None
+    yaml: str | None = None
+
+
+def mount_ui(app: FastAPI, state: ServerState, options: UIOptions) -> None:
+    """Add the ``/ui`` routes to ``app`` (built by ``server.app.create_app`` from ``state``)."""
+    state.ui = True
+    registry = state.pipelines.registry
+
+    @app.get("/ui", include_in_schema=False)
+    @app.get("/ui/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/ui/static/{name}", include_in_schema=False)
+    async def asset(name: str) -> FileResponse:
+        if name not in _ASSETS:
+            raise APIError(404, f"no UI asset {name!r}", code="not_found")
+        return FileResponse(STATIC / name, media_type=_ASSETS[name], headers={"Cache-Control": "no-cache"})
+
+    @app.post(LOGIN_PATH, include_in_schema=False)
+    async def login(request: Request) -> Response:
+        key = form_key(await request.body())
+        if not state.api_key:
+            return RedirectResponse("/ui", status_code=303)
+        if not key_matches(key, state.api_key):
+            return HTMLResponse(login_page("That key is not this server's key."), status_code=401)
+        response = RedirectResponse("/ui", status_code=303)
+        response.set_cookie(KEY_COOKIE, state.api_key, httponly=True, samesite="strict", path="/")
+        return response
+
+    @app.get("/ui/logout", include_in_schema=False)
+    async def logout() -> Response:
+        response = RedirectResponse("/ui", status_code=303)
+        response.delete_cookie(KEY_COOKIE, path="/")
+        return response
+
+    @app.get("/ui/api/info", summary="What the web UI shows: recipe, members and their colours, options")
+    async def info() -> dict[str, Any]:
+        resolved = state.pipelines.recipe
+        members = [m.name for m in resolved.models]
+        return {
+            "recipe": resolved.name,
+            "recipe_hash": resolved.hash,
+            "aggregator": resolved.aggregator.type,
+            "members": members,
+            "colours": member_colours(members),
+            "models": state.pipelines.model_names,
+            "generation": {"max_tokens": resolved.generation.max_tokens,
+                           "temperature": resolved.generation.temperature, "seed": resolved.generation.seed},
+            "max_tokens_cap": state.limits.max_tokens_cap,
+            "auth": bool(state.api_key),
+            "votes": options.votes is not None,
+            "benches": [str(p) for p in options.benches],
+            "recipe_form": resolved.as_dict(),  #: the builder starts from the served recipe
+        }
+
+    @app.get("/ui/api/components", summary="Every registered component with its Config's JSON schema")
+    async def components() -> dict[str, Any]:
+        from .builder import component_schemas
+
+        return component_schemas(registry)
+
+    @app.post("/ui/api/builder", summary="Validate a builder form (or YAML): YAML preview + problems by path")
+    async def builder(req: BuilderRequest) -> dict[str, Any]:
+        from .builder import check_recipe, check_yaml, form_to_recipe
+
+        if req.yaml is not None:
+            return await run_in_threadpool(check_yaml, req.yaml, registry)
+        if req.form is None:
+            raise bad_request("give 'form' or 'yaml'", "form")
+        return await run_in_threadpool(check_recipe, form_to_recipe(req.form), registry)
+
+    @app.post("/ui/api/vote", summary="Append a blind side-by-side vote to the --votes file")
+    async def vote(req: Vote) -> dict[str, Any]:
+        if options.votes is None:
+            raise APIError(404, "this server records no votes (start it with --votes FILE)", code="not_found")
+        try:
+            line = await run_in_threadpool(append_vote, options.votes, req)
+        except ValueError as exc:
+            raise bad_request(str(exc), "choice") from None
+        return {"ok": True, "winner": line["winner"]}
+
+    @app.get("/ui/api/bench/{index}", summary="A bench folder given with --bench, re-graded")
+    async def bench(index: int) -> Any:
+        from .bench_view import bench_document
+
+        if not 0 <= index < len(options.benches):
+            raise APIError(404, f"no bench folder #{index} (the server has {len(options.benches)})", code="not_found")
+        try:
+            doc = await run_in_threadpool(bench_document, options.benches[index])
+        except EnsembleError as exc:
+            raise APIError(400, str(exc), code="bad_bench") from None
+        return _finite(doc)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: intervals of empty samples become ``null``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+__all__ = ["UIOptions", "mount_ui"]
