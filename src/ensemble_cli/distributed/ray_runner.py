@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ..api.ensemble import Ensemble
 
 LostHook = Callable[[str], None]
+PROBE_EVERY = 0.5  #: seconds between probes of a restarting worker
 
 
 class RayWorker(BatchWorker):
@@ -137,8 +138,8 @@ def _startup_error(index: int, exc: BaseException) -> EnsembleError:
 @dataclass
 class _Flight:
     worker: int  #: index into ``RayPool.actors``
-    batch: list[Example]
-    attempts: int
+    batch: list[Example] | None  #: ``None``: a probe waiting for a restarted worker to be ready again
+    attempts: int = 0
 
 
 class RayBatchRunner(BatchRunner):
@@ -152,12 +153,16 @@ class RayBatchRunner(BatchRunner):
         self.on_lost = on_lost
 
     def run(self, items: Iterable[Example | RowError]) -> RunStats:
+        """Keep every idle worker busy until the batches run out. A worker that lost its batch gets no
+        new one until a probe (``ready``) answers: while Ray restarts it the probe is refused at once
+        and sent again a moment later, so no batch is burnt on an actor that is still restarting."""
         ray, actors, max_retries = self.pool.ray, self.pool.actors, self.pool.options.max_retries
         batches = iter(self._batches(items))
         idle: deque[int] = deque(range(len(actors)))
-        strikes = [0] * len(actors)  # failures in a row per worker
+        strikes = [0] * len(actors)  # batches lost in a row per worker
         retry: deque[tuple[list[Example], int]] = deque()
         flights: dict[Any, _Flight] = {}
+        restarting: dict[int, float] = {}  # worker → when to probe it again
         exhausted = False
         while True:
             while idle and (retry or not exhausted):
@@ -167,26 +172,36 @@ class RayBatchRunner(BatchRunner):
                     break
                 worker = idle.popleft()
                 flights[actors[worker].run.remote(batch)] = _Flight(worker, batch, attempts)
-            if not flights:
-                if retry:  # batches left but no worker alive
-                    rows = sum(len(b) for b, _ in retry)
-                    raise ClusterError(
-                        f"every Ray worker at {self.pool.options.where} has failed; {rows} rows not run "
-                        "(--resume continues)"
-                    )
-                return self.stats
-            (ref,), _ = ray.wait(list(flights), num_returns=1)
-            flight = flights.pop(ref)
+            for worker, when in list(restarting.items()):
+                if when <= time.monotonic():
+                    del restarting[worker]
+                    flights[actors[worker].ready.remote()] = _Flight(worker, None)
+            if not any(f.batch is not None for f in flights.values()) and not retry and exhausted:
+                return self.stats  # only probes left: nothing more to run
+            if not flights and not restarting:
+                raise ClusterError(
+                    f"every Ray worker at {self.pool.options.where} has failed; "
+                    f"{sum(len(b) for b, _ in retry)} rows not run (--resume continues)"
+                )
+            ready, _ = ray.wait(list(flights), num_returns=1, timeout=PROBE_EVERY if restarting else None)
+            if not ready:
+                continue
+            flight = flights.pop(ready[0])
             try:
-                outcomes = ray.get(ref)
-            except Exception as exc:  # the worker died or could not run the batch at all
-                self._lost(flight, exc, max_retries, retry)
-                strikes[flight.worker] += 1
-                if strikes[flight.worker] <= max_retries:
-                    idle.append(flight.worker)  # restarted by Ray; to the back, so another worker goes first
+                outcomes = ray.get(ready[0])
+            except Exception as exc:  # the worker died, or could not run the batch at all
+                if flight.batch is not None:  # probe it at once: it may not be lost for good
+                    self._lost(flight, exc, max_retries, retry)
+                    strikes[flight.worker] += 1
+                    if strikes[flight.worker] <= max_retries:
+                        restarting[flight.worker] = time.monotonic()
+                elif isinstance(exc, ray.exceptions.ActorUnavailableError):  # still restarting
+                    restarting[flight.worker] = time.monotonic() + PROBE_EVERY
+                continue  # else: the worker cannot come back, or keeps losing batches; it leaves the pool
+            idle.append(flight.worker)
+            if flight.batch is None:
                 continue
             strikes[flight.worker] = 0
-            idle.append(flight.worker)
             for outcome in outcomes:
                 if outcome[0] == "failed":
                     self._emit_failure_text(outcome[1], outcome[2], outcome[3])
@@ -194,14 +209,21 @@ class RayBatchRunner(BatchRunner):
                     self._emit_results(outcome[1], outcome[2], outcome[3])
 
     def _lost(self, flight: _Flight, exc: BaseException, max_retries: int, retry: deque) -> None:
-        reason = describe(getattr(exc, "cause", None) or exc).splitlines()[0]
+        """Send the batch of a lost worker again, or, past ``max_retries``, give its rows error records."""
+        assert flight.batch is not None
+        reason = _short(describe(getattr(exc, "cause", None) or exc))
         if flight.attempts < max_retries:
             retry.append((flight.batch, flight.attempts + 1))
             if self.on_lost is not None:
-                self.on_lost(f"Ray worker lost a batch of {len(flight.batch)} rows ({reason}); sending it again")
+                self.on_lost(f"a Ray worker lost a batch of {len(flight.batch)} rows ({reason}); sending it again")
             return
         for example in flight.batch:
-            self._emit_failure_text(example, f"Ray worker failed {flight.attempts + 1} times on this batch: {reason}")
+            self._emit_failure_text(example, f"Ray workers failed {flight.attempts + 1} times on this batch: {reason}")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def timed_start(ensemble: Ensemble, options: RayOptions, status: Any, batches: int) -> tuple[RayPool, float]:
