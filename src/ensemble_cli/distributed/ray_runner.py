@@ -179,9 +179,10 @@ class RayBatchRunner(BatchRunner):
             if not any(f.batch is not None for f in flights.values()) and not retry and exhausted:
                 return self.stats  # only probes left: nothing more to run
             if not flights and not restarting:
+                left = sum(len(b) for b, _ in retry) + sum(len(b) for b in batches)
                 raise ClusterError(
-                    f"every Ray worker at {self.pool.options.where} has failed; "
-                    f"{sum(len(b) for b, _ in retry)} rows not run (--resume continues)"
+                    f"every Ray worker at {self.pool.options.where} has failed; {left} rows not run "
+                    "(--resume continues)"
                 )
             ready, _ = ray.wait(list(flights), num_returns=1, timeout=PROBE_EVERY if restarting else None)
             if not ready:
