@@ -85,7 +85,9 @@ def rows(n: int) -> list[Example]:
     return [Example(f"r{i}", [{"role": "user", "content": f"say {i}"}]) for i in range(n)]
 
 
-def run(tmp_path: Path, actors: list[FakeActor], items: list[Example], retries: int = 3) -> tuple[RayBatchRunner, list[dict]]:
+def run(
+    tmp_path: Path, actors: list[FakeActor], items: list[Any], retries: int = 3
+) -> tuple[RayBatchRunner, list[dict]]:
     import json
 
     pool = RayPool(FakeRay(), RayOptions("127.0.0.1:1", len(actors), max_retries=retries), actors=actors)

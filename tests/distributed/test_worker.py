@@ -35,7 +35,9 @@ def test_outcomes_match_a_local_pipeline_and_carry_the_node(worker: BatchWorker,
     assert [r.output for r in results] == [r.output for r in expected]
 
 
-def test_a_failing_batch_is_split_so_only_the_bad_row_fails(worker: BatchWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_batch_is_split_so_only_the_bad_row_fails(
+    worker: BatchWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pipeline = worker.ensemble.pipeline
     real = pipeline.run_batch
 
