@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -98,6 +99,7 @@ def cluster() -> Iterator[tuple[str, set[int]]]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
             time.sleep(2)
+        shutil.rmtree(temp, ignore_errors=True)
         assert not session_processes(sessions), "the test cluster did not stop"
 
 

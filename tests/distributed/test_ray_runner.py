@@ -1,4 +1,4 @@
-"""``RayBatchRunner``'s scheduling against a fake Ray (no cluster): a lost batch is sent again and
+"""``RayBatchRunner`` and ``dispatch``'s scheduling against a fake Ray (no cluster): a lost batch is sent again and
 every id written exactly once; a worker is probed back before it gets new work; a batch that keeps
 killing workers ends as error records; a pool with no worker left stops the run."""
 
@@ -15,7 +15,8 @@ import pytest
 from ensemble_cli.core.types import Example, Result
 from ensemble_cli.distributed.cluster import ClusterError
 from ensemble_cli.distributed.options import RayOptions
-from ensemble_cli.distributed.ray_runner import RayBatchRunner, RayPool
+from ensemble_cli.distributed.pool import RayPool
+from ensemble_cli.distributed.ray_runner import RayBatchRunner
 from ensemble_cli.io.records import Timing
 from ensemble_cli.io.writers import ResultWriter, scan_output
 
@@ -68,7 +69,7 @@ class FakeActor:
         self.run = Method(self._run)
         self.ready = Method(self._ready)
 
-    def _run(self, batch: list[Example]) -> list[tuple]:
+    def _run(self, batch: list[Example], system: int = 0) -> list[tuple]:
         self.batches.append([e.id for e in batch])
         if self.dies(batch):
             raise ActorUnavailableError(f"{self.name}: socket closed")

@@ -17,7 +17,7 @@ from ensemble_cli.errors import UsageError
 @pytest.fixture(scope="module")
 def worker(duo: dict[str, Any]) -> BatchWorker:
     hash_ = Ensemble.from_recipe(duo).recipe_hash
-    return BatchWorker(duo, recipe_hash=hash_, node_id="node-1")
+    return BatchWorker([duo], hashes=[hash_], node_id="node-1")
 
 
 def examples(n: int) -> list[Any]:
@@ -38,7 +38,7 @@ def test_outcomes_match_a_local_pipeline_and_carry_the_node(worker: BatchWorker,
 def test_a_failing_batch_is_split_so_only_the_bad_row_fails(
     worker: BatchWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pipeline = worker.ensemble.pipeline
+    pipeline = worker.ensembles[0].pipeline
     real = pipeline.run_batch
 
     def run_batch(batch: list[Any], **kwargs: Any) -> list[Any]:
@@ -56,4 +56,4 @@ def test_a_failing_batch_is_split_so_only_the_bad_row_fails(
 
 def test_a_recipe_resolving_to_another_hash_is_refused(duo: dict[str, Any]) -> None:
     with pytest.raises(UsageError, match="resolves to hash .* on node n7 but 0123456789abcdef on the driver"):
-        BatchWorker(duo, recipe_hash="0123456789abcdef", node_id="n7")
+        BatchWorker([duo], hashes=["0123456789abcdef"], node_id="n7")

@@ -226,7 +226,7 @@ def _run_on_ray(
 
     batches = -(-sum(isinstance(item, Example) for item in plan.todo) // batch_size)
     with display.loading() as status:
-        pool, load_seconds = timed_start(ensemble, options, status, max(1, batches))
+        pool, load_seconds = timed_start([ensemble.resolved], options, status, max(1, batches))
     try:
         display.loaded(load_seconds)
         t0 = time.perf_counter()

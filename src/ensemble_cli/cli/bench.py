@@ -11,6 +11,8 @@ output folder checked before any model loads. The output folder (default
 can re-grade any of them), then ``bench.json`` (the ``--format json`` document), ``report.html``
 and ``report.png``. Progress goes to stderr; stdout carries only the result. An interrupted bench
 continues where it stopped with ``--resume`` (see ``evaluation.resume``): it says the command.
+``--ray [ADDRESS]`` runs the batches on a pool of Ray workers (``distributed.ray_bench``), each
+holding every system; records, resume and the report are the same.
 ``bench.json`` also records the command that reproduces the bench (``command``, see
 ``command_line``) and the arguments given (``arguments``).
 
@@ -35,6 +37,7 @@ from ..io.readers import FieldMap, RowError
 from . import bench_folders
 from .command_line import command_line, given_arguments
 from .eval_format import OutputFormat, emit
+from .ray_flags import RayCpusFlag, RayFlag, RayGpusFlag, RayRetriesFlag, RayWorkersFlag, ray_options
 from .resume_hint import resume_command
 from .run_display import stderr_console
 
@@ -112,9 +115,14 @@ def bench(
     prompt_field: Annotated[str | None, typer.Option(help="Input field holding the prompt.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Input field holding the reference answer.")] = None,
     id_field: Annotated[str | None, typer.Option(help="Input field holding the row id.")] = None,
+    ray: RayFlag = None,
+    ray_workers: RayWorkersFlag = None,
+    ray_num_cpus: RayCpusFlag = 1.0,
+    ray_num_gpus: RayGpusFlag = None,
+    ray_max_retries: RayRetriesFlag = 3,
 ) -> None:
     """Run a recipe and each member alone on the same problems; compare accuracy and cost."""
-    from ..evaluation.bench import Bench, systems_for
+    from ..evaluation.bench import systems_for
     from ..evaluation.compare import compare
     from ..evaluation.datasets import load_dataset, load_input
     from ..evaluation.report import bench_figure, write_html, write_png
@@ -146,15 +154,19 @@ def bench(
         unfinished = [s for s in systems[:-1] if len(s.records) < len(rows)]
         _reuse_baselines(unfinished, rows, batch_size, Path(baselines), console)
 
-    runner = Bench(systems)
     from .load_status import LoadStatus
 
-    with LoadStatus(console) as status:  # converting / loading each model, with sizes and times
-        load_s = runner.load(on_event=status.on_event)
-    console.print(f"models loaded once in {load_s:.1f} s; {len(systems)} systems × {len(rows)} problems")
-    if bad:
-        console.print(f"{bad} input rows are unusable (error records, not graded)", style="yellow")
+    cluster = ray_options(ray, ray_workers, ray_num_cpus, ray_num_gpus, ray_max_retries)
+    runner = _runner(systems, cluster, console)
     try:
+        with LoadStatus(console) as status:  # converting / loading each model, with sizes and times
+            if cluster is None:
+                load_s = runner.load(on_event=status.on_event)
+            else:  # every worker loads every model once
+                load_s = runner.load(status, batches=-(-len(rows) // batch_size) * len(systems))
+        console.print(f"models loaded once in {load_s:.1f} s; {len(systems)} systems × {len(rows)} problems")
+        if bad:
+            console.print(f"{bad} input rows are unusable (error records, not graded)", style="yellow")
         _run(runner, rows, batch_size, console)
     except KeyboardInterrupt:
         stopped = f"\ninterrupted: the records so far are in {out_dir}/"
@@ -162,6 +174,9 @@ def bench(
         hint = resume_command(str(out_dir), ("--output-dir", "-o"))
         console.print(f"continue with: {hint}", soft_wrap=True, markup=False)  # one line to copy
         raise typer.Exit(130) from None
+    finally:
+        if cluster is not None:
+            runner.close()
 
     ensemble = systems[-1]
     members = {s.name: s.records for s in systems[:-1]}
@@ -203,6 +218,17 @@ def bench(
 
 app.command("plot")(bench_folders.plot)
 app.command("summary")(bench_folders.summary)
+
+
+def _runner(systems, cluster, console):  # noqa: ANN001, ANN202 - bench types imported late
+    """The bench's engine: every model in this process, or (``--ray``) a pool of Ray workers."""
+    if cluster is None:
+        from ..evaluation.bench import Bench
+
+        return Bench(systems)
+    from ..distributed.ray_bench import RayBench
+
+    return RayBench(systems, cluster, on_lost=lambda message: console.print(message, style="yellow", markup=False))
 
 
 def _check_output(out_dir: Path, files: list[Path], overwrite: bool) -> None:

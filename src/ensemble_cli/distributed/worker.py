@@ -1,9 +1,11 @@
 """One worker of the Ray actor pool: a recipe's ``Pipeline`` built once, batches run through it.
 
-A plain class (no Ray import): ``ray_runner`` makes it an actor, and tests drive it directly. It
-gets the recipe as data and validates it again with the plugins installed where it runs; the hash
-must come out as the driver's, so a node with another ensemble-cli or plugin version refuses to
-work instead of writing records that claim a configuration they did not run.
+A plain class (no Ray import): ``pool`` makes it an actor, and tests drive it directly. It holds
+one recipe for ``run``, or several for ``bench`` (the ensemble and each member alone, over one
+``ModelPool`` so each model loads once, as in a local bench). It gets the recipes as data and
+validates them again with the plugins installed where it runs; each hash must come out as the
+driver's, so a node with another ensemble-cli or plugin version refuses to work instead of writing
+records that claim a configuration they did not run.
 
 A batch runs through ``batch.run_isolated``, as on the local runner: when the batch raises, its
 rows are run one at a time so only the failing rows fail. What goes back to the driver is plain
@@ -24,35 +26,41 @@ from ..verbosity import is_verbose, set_verbose
 
 
 class BatchWorker:
-    """Holds one ``Ensemble`` (its own pipeline and model pool) for the lifetime of the process."""
+    """Holds one ``Ensemble`` per recipe (own pipelines, one shared model pool) for the process's life."""
 
     def __init__(
-        self, recipe: dict[str, Any], *, recipe_hash: str, verbose: bool = False, threads: int = 1, node_id: str = ""
+        self, recipes: list[dict[str, Any]], *, hashes: list[str], verbose: bool = False, threads: int = 1,
+        node_id: str = "",
     ) -> None:
         from ..api.ensemble import Ensemble
+        from ..core.pool import ModelPool
 
         set_verbose(verbose)
         _limit_threads(threads)
         self.node_id = node_id
-        self.ensemble = Ensemble.from_recipe(recipe)
-        if self.ensemble.recipe_hash != recipe_hash:
-            raise UsageError(
-                f"recipe {self.ensemble.name!r} resolves to hash {self.ensemble.recipe_hash} on node {node_id or '?'} "
-                f"but {recipe_hash} on the driver: install the same ensemble-cli and plugins on every node"
-            )
+        pool = ModelPool()
+        self.ensembles = [Ensemble.from_recipe(recipe, pool=pool) for recipe in recipes]
+        for ensemble, expected in zip(self.ensembles, hashes, strict=True):
+            if ensemble.recipe_hash != expected:
+                raise UsageError(
+                    f"recipe {ensemble.name!r} resolves to hash {ensemble.recipe_hash} on node {node_id or '?'} "
+                    f"but {expected} on the driver: install the same ensemble-cli and plugins on every node"
+                )
 
     def ready(self) -> tuple[str, float]:
         """Load the models now; this node's id and the seconds loading took."""
         t0 = time.perf_counter()
-        self.ensemble.load()
+        for ensemble in self.ensembles:
+            ensemble.load()
         return self.node_id, time.perf_counter() - t0
 
-    def run(self, batch: list[Example]) -> list[tuple]:
-        """The batch's outcomes: ``("results", examples, results, timing)`` or
+    def run(self, batch: list[Example], system: int = 0) -> list[tuple]:
+        """The batch's outcomes on recipe ``system``: ``("results", examples, results, timing)`` or
         ``("failed", example, message, traceback | None)``."""
-        self.ensemble.load()  # a restarted actor loads again on its first batch
+        ensemble = self.ensembles[system]
+        ensemble.load()  # a restarted actor loads again on its first batch
+        pipeline = ensemble.pipeline
         outcomes: list[tuple] = []
-        pipeline = self.ensemble.pipeline
         run_isolated(lambda rows: call_pipeline(pipeline, rows), batch, lambda o: outcomes.append(self._portable(o)))
         return outcomes
 
