@@ -120,8 +120,8 @@ def ensemble(*args: str, wait: bool = True, log: Path | None = None) -> Any:
                             stderr=err, text=True)
     if not wait:
         return proc
-    _, stderr = proc.communicate(timeout=300)
-    proc.stderr_text = stderr if log is None else log.read_text()
+    stdout, stderr = proc.communicate(timeout=300)
+    proc.stdout_text, proc.stderr_text = stdout, stderr if log is None else log.read_text()
     return proc
 
 
@@ -227,3 +227,32 @@ def test_a_recipe_error_comes_before_any_connection(setup: tuple[Path, Path], tm
     assert proc.returncode == 2, proc.stderr_text
     assert "rewrd" in proc.stderr_text and "did you mean 'reward'" in proc.stderr_text
     assert "Ray" not in proc.stderr_text and "connecting" not in proc.stderr_text
+
+
+def test_bench_on_the_cluster_writes_what_a_local_bench_writes(
+    cluster: tuple[str, set[int]], setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from ensemble_cli.evaluation.bench import Bench, systems_for
+    from ensemble_cli.evaluation.datasets import load_input
+    from ensemble_cli.io.readers import FieldMap
+    from ensemble_cli.recipe import load_recipe
+
+    recipe, _ = setup
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"{i}+1?", "label": str(i + 1)}) + "\n"
+                            for i in range(4)))
+    local = systems_for(load_recipe(recipe), tmp_path / "local")
+    (tmp_path / "local").mkdir()
+    runner = Bench(local)
+    runner.load()
+    runner.run(list(load_input(str(data), FieldMap())), batch_size=2)
+    proc = ensemble("bench", str(recipe), "--input", str(data), "--output-dir", str(tmp_path / "ray"),
+                    "--batch-size", "2", "--ray", cluster[0], "--ray-workers", "2", "--format", "json")
+    assert proc.returncode == 0, proc.stderr_text
+    for system in local:
+        want = records(system.path)
+        got = records(tmp_path / "ray" / system.path.name)
+        assert [r["id"] for r in got] == [r["id"] for r in want] == ["q0", "q1", "q2", "q3"]  # batch order
+        for r, w in zip(got, want, strict=True):
+            assert {k: v for k, v in r.items() if k != "timing"} == {k: v for k, v in w.items() if k != "timing"}
+    assert json.loads(proc.stdout_text)["problems"] == 4
