@@ -129,12 +129,12 @@ class BatchRunner:
         """Process every row; input errors are written at once, examples batch by batch."""
         if self.concurrency > 1:
             return self._run_concurrent(items)
-        for batch in self._batches(items):
+        for batch in self.batches(items):
             self._run_batch(batch, self._deliver)
         return self.stats
 
-    def _batches(self, items: Iterable[Example | RowError]) -> Iterable[list[Example]]:
-        """Full batches of examples; input errors are written on the way."""
+    def batches(self, items: Iterable[Example | RowError]) -> Iterable[list[Example]]:
+        """Full batches of examples; input errors are written on the way (lazily: as it is iterated)."""
         batch: list[Example] = []
         for item in items:
             if isinstance(item, RowError):
@@ -174,7 +174,7 @@ class BatchRunner:
             else:
                 self._deliver(payload)
 
-        for batch in self._batches(items):
+        for batch in self.batches(items):
             while in_flight >= self.concurrency:
                 take_one()
             threading.Thread(target=work, args=(batch,), name="ensemble-batch", daemon=True).start()
@@ -215,6 +215,16 @@ class BatchRunner:
     def _emit_failure_text(self, example: Example, reason: str, trace: str | None = None) -> None:
         """The same, for a failure already described (one that happened in another process)."""
         self._emit(example_error_record(example, reason, recipe_hash=self.recipe_hash, traceback=trace))
+
+    def write_remote(self, outcomes: Iterable[tuple]) -> None:
+        """Write the outcomes of a batch run in another process (``distributed.worker``):
+        ``("results", examples, results, timing)`` as here, ``("failed", example, message, traceback)``
+        for a row whose failure was described there."""
+        for outcome in outcomes:
+            if outcome[0] == "failed":
+                self._emit_failure_text(outcome[1], outcome[2], outcome[3])
+            else:
+                self._emit_results(outcome[1], outcome[2], outcome[3])
 
     def _emit(self, record: dict[str, Any]) -> None:
         self.writer.write(record)

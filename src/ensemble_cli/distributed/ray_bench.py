@@ -18,7 +18,7 @@ from ..batch import BatchPipeline, BatchRunner
 from ..io.writers import ResultWriter
 from .dispatch import Task, dispatch
 from .options import RayOptions
-from .ray_runner import timed_start, write_outcomes
+from .ray_runner import timed_start
 
 if TYPE_CHECKING:
     from ..evaluation.bench import System
@@ -57,7 +57,7 @@ class RayBench:
         assert self.pool is not None, "load() starts the pool first"
         writers = [ResultWriter(s.path, resume=s.reused is None and s.resumed > 0) for s in self.systems]
         try:
-            runners = [
+            runners = [  # writers of records only: the workers hold the pipelines
                 BatchRunner(cast(BatchPipeline, None), writer, recipe_hash=s.resolved.hash,
                             recipe=s.resolved.as_dict(), batch_size=batch_size, on_record=s.records.append)
                 for s, writer in zip(self.systems, writers, strict=True)
@@ -102,9 +102,9 @@ class _InOrder:
             at = self.next[i]
             runner, system = self.runners[i], self.systems[i]
             chunk = self.rows[at : at + self.size]
-            list(runner._batches(chunk))  # the chunk's unusable rows, written as a local bench writes them
+            list(runner.batches(chunk))  # the chunk's unusable rows, written as a local bench writes them
             outs = self.finished[i].pop(at)
-            write_outcomes(runner, outs)
+            runner.write_remote(outs)
             system.seconds += sum(o[3].seconds for o in outs if o[0] == "results")
             self.next[i] = at + len(chunk)
             if self.on_batch is not None:

@@ -40,29 +40,20 @@ class RayBatchRunner(BatchRunner):
     def __init__(
         self, pool: RayPool, writer: Any, *, on_lost: Callable[[str], None] | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(cast(BatchPipeline, None), writer, **kwargs)
+        super().__init__(cast(BatchPipeline, None), writer, **kwargs)  # no pipeline here: the workers hold them
         self.pool = pool
         self.on_lost = on_lost
 
     def run(self, items: Iterable[Example | RowError]) -> RunStats:
-        dispatch(self.pool, (Task(b) for b in self._batches(items)), self._done, self._failed, self.on_lost)
+        dispatch(self.pool, (Task(b) for b in self.batches(items)), self._done, self._failed, self.on_lost)
         return self.stats
 
     def _done(self, task: Task, outcomes: list[tuple]) -> None:
-        write_outcomes(self, outcomes)
+        self.write_remote(outcomes)
 
     def _failed(self, task: Task, reason: str) -> None:
         for example in task.batch:
             self._emit_failure_text(example, reason)
-
-
-def write_outcomes(runner: BatchRunner, outcomes: list[tuple]) -> None:
-    """A worker's outcomes (``worker.BatchWorker.run``) written as records by ``runner``."""
-    for outcome in outcomes:
-        if outcome[0] == "failed":
-            runner._emit_failure_text(outcome[1], outcome[2], outcome[3])
-        else:
-            runner._emit_results(outcome[1], outcome[2], outcome[3])
 
 
 def timed_start(
