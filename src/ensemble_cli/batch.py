@@ -129,12 +129,12 @@ class BatchRunner:
         """Process every row; input errors are written at once, examples batch by batch."""
         if self.concurrency > 1:
             return self._run_concurrent(items)
-        for batch in self._batches(items):
+        for batch in self.batches(items):
             self._run_batch(batch, self._deliver)
         return self.stats
 
-    def _batches(self, items: Iterable[Example | RowError]) -> Iterable[list[Example]]:
-        """Full batches of examples; input errors are written on the way."""
+    def batches(self, items: Iterable[Example | RowError]) -> Iterable[list[Example]]:
+        """Full batches of examples; input errors are written on the way (lazily: as it is iterated)."""
         batch: list[Example] = []
         for item in items:
             if isinstance(item, RowError):
@@ -174,7 +174,7 @@ class BatchRunner:
             else:
                 self._deliver(payload)
 
-        for batch in self._batches(items):
+        for batch in self.batches(items):
             while in_flight >= self.concurrency:
                 take_one()
             threading.Thread(target=work, args=(batch,), name="ensemble-batch", daemon=True).start()
@@ -185,21 +185,7 @@ class BatchRunner:
 
     def _run_batch(self, batch: list[Example], deliver: Callable[[tuple], None]) -> None:
         """Run one batch; hand each outcome to ``deliver`` as soon as it exists (isolating failures)."""
-        try:
-            results, timing = self._call(batch)
-        except Exception as exc:
-            if len(batch) == 1:
-                deliver(("failure", batch[0], exc))
-                return
-            for example in batch:  # isolate the failing rows
-                try:
-                    results, timing = self._call([example])
-                except Exception as single_exc:
-                    deliver(("failure", example, single_exc))
-                else:
-                    deliver(("results", [example], results, timing))
-            return
-        deliver(("results", batch, results, timing))
+        run_isolated(self._call, batch, deliver)
 
     def _deliver(self, outcome: tuple) -> None:
         if outcome[0] == "failure":
@@ -208,17 +194,7 @@ class BatchRunner:
             self._emit_results(outcome[1], outcome[2], outcome[3])
 
     def _call(self, batch: list[Example]) -> tuple[list[Result], Timing]:
-        started = datetime.now(UTC)
-        t0 = time.perf_counter()
-        if self.on_progress is None:
-            results = self.pipeline.run_batch(batch)
-        else:
-            report = self.on_progress
-            results = self.pipeline.run_batch(batch, on_progress=lambda i, p: report(batch[i].id, p))
-        timing = Timing(started_at=started, seconds=time.perf_counter() - t0, batch_size=len(batch))
-        if len(results) != len(batch):
-            raise RuntimeError(f"pipeline returned {len(results)} results for {len(batch)} examples")
-        return results, timing
+        return call_pipeline(self.pipeline, batch, self.on_progress)
 
     def _emit_results(self, batch: Sequence[Example], results: Sequence[Result], timing: Timing) -> None:
         for example, result in zip(batch, results, strict=True):
@@ -234,7 +210,21 @@ class BatchRunner:
         """An error record keeping the row's label (graders count it wrong); in verbose mode with the
         traceback of what failed (for a component, where inside it)."""
         trace = format_traceback(exc) if is_verbose() else None
-        self._emit(example_error_record(example, describe(exc), recipe_hash=self.recipe_hash, traceback=trace))
+        self._emit_failure_text(example, describe(exc), trace)
+
+    def _emit_failure_text(self, example: Example, reason: str, trace: str | None = None) -> None:
+        """The same, for a failure already described (one that happened in another process)."""
+        self._emit(example_error_record(example, reason, recipe_hash=self.recipe_hash, traceback=trace))
+
+    def write_remote(self, outcomes: Iterable[tuple]) -> None:
+        """Write the outcomes of a batch run in another process (``distributed.worker``):
+        ``("results", examples, results, timing)`` as here, ``("failed", example, message, traceback)``
+        for a row whose failure was described there."""
+        for outcome in outcomes:
+            if outcome[0] == "failed":
+                self._emit_failure_text(outcome[1], outcome[2], outcome[3])
+            else:
+                self._emit_results(outcome[1], outcome[2], outcome[3])
 
     def _emit(self, record: dict[str, Any]) -> None:
         self.writer.write(record)
@@ -244,3 +234,48 @@ class BatchRunner:
             self.stats.ok += 1
         if self.on_record is not None:
             self.on_record(record)
+
+
+Outcome = tuple  #: ("results", examples, results, timing) or ("failure", example, exception)
+
+
+def run_isolated(
+    call: Callable[[list[Example]], tuple[list[Result], Timing]],
+    batch: list[Example],
+    deliver: Callable[[Outcome], None],
+) -> None:
+    """Run ``batch`` through ``call``; when it raises, run its examples one at a time so only the rows
+    that really fail become failures. Each outcome goes to ``deliver`` as soon as it exists.
+    (Shared by the local runner and the Ray workers, so both split a failing batch alike.)"""
+    try:
+        results, timing = call(batch)
+    except Exception as exc:
+        if len(batch) == 1:
+            deliver(("failure", batch[0], exc))
+            return
+        for example in batch:  # isolate the failing rows
+            try:
+                results, timing = call([example])
+            except Exception as single_exc:
+                deliver(("failure", example, single_exc))
+            else:
+                deliver(("results", [example], results, timing))
+        return
+    deliver(("results", batch, results, timing))
+
+
+def call_pipeline(
+    pipeline: BatchPipeline, batch: list[Example], on_progress: Callable[[str, RowProgress], None] | None = None
+) -> tuple[list[Result], Timing]:
+    """One ``run_batch`` call, timed; a pipeline returning the wrong number of results is an error."""
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    if on_progress is None:
+        results = pipeline.run_batch(batch)
+    else:
+        report = on_progress
+        results = pipeline.run_batch(batch, on_progress=lambda i, p: report(batch[i].id, p))
+    timing = Timing(started_at=started, seconds=time.perf_counter() - t0, batch_size=len(batch))
+    if len(results) != len(batch):
+        raise RuntimeError(f"pipeline returned {len(results)} results for {len(batch)} examples")
+    return results, timing

@@ -26,6 +26,7 @@ from ..io.readers import FieldMap, RowError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..distributed.options import RayOptions
     from ..evaluation.tables import Table
 
 #: bench options in the CLI's order: (Python name, CLI flag, default); ``None`` flag: not in ``command``
@@ -152,10 +153,11 @@ def run_bench(
     arguments: dict[str, Any],
     console: Console,
     on_interrupt: Callable[[Path], None] | None = None,
+    ray: RayOptions | None = None,
 ) -> BenchOutcome:
     """The bench (see the module docstring); ``on_interrupt(out_dir)`` is told of a Ctrl-C before
     ``KeyboardInterrupt`` goes on (the CLI prints the resume command there)."""
-    from ..evaluation.bench import Bench, systems_for
+    from ..evaluation.bench import systems_for
     from ..evaluation.compare import compare
     from ..evaluation.datasets import load_dataset, load_input
     from ..evaluation.report import bench_figure, write_html, write_png
@@ -187,20 +189,26 @@ def run_bench(
         unfinished = [s for s in systems[:-1] if len(s.records) < len(rows)]
         _reuse_baselines(unfinished, rows, batch_size, Path(baselines), console)
 
-    runner = Bench(systems)
     from ..cli.load_status import LoadStatus
 
-    with LoadStatus(console) as status:  # converting / loading each model, with sizes and times
-        load_s = runner.load(on_event=status.on_event)
-    console.print(f"models loaded once in {load_s:.1f} s; {len(systems)} systems × {len(rows)} problems")
-    if bad:
-        console.print(f"{bad} input rows are unusable (error records, not graded)", style="yellow")
+    runner = _runner(systems, ray, console)
     try:
+        with LoadStatus(console) as status:  # converting / loading each model, with sizes and times
+            if ray is None:
+                load_s = runner.load(on_event=status.on_event)
+            else:  # every worker loads every model once
+                load_s = runner.load(status, batches=-(-len(rows) // batch_size) * len(systems))
+        console.print(f"models loaded once in {load_s:.1f} s; {len(systems)} systems × {len(rows)} problems")
+        if bad:
+            console.print(f"{bad} input rows are unusable (error records, not graded)", style="yellow")
         _run(runner, rows, batch_size, console)
     except KeyboardInterrupt:
         if on_interrupt is not None:
             on_interrupt(out_dir)
         raise
+    finally:
+        if ray is not None:
+            runner.close()
 
     ensemble = systems[-1]
     members = {s.name: s.records for s in systems[:-1]}
@@ -237,6 +245,17 @@ def run_bench(
     write_png(plot or out_dir / "report.png", png)
     write_html(report or out_dir / "report.html", f"ensemble bench: {resolved.name}", tables, png)
     return BenchOutcome(document, tables, out_dir)
+
+
+def _runner(systems, ray: RayOptions | None, console: Console):  # noqa: ANN001, ANN202 - bench types imported late
+    """The bench's engine: every model in this process, or (``ray``) a pool of Ray workers."""
+    if ray is None:
+        from ..evaluation.bench import Bench
+
+        return Bench(systems)
+    from ..distributed.ray_bench import RayBench
+
+    return RayBench(systems, ray, on_lost=lambda message: console.print(message, style="yellow", markup=False))
 
 
 def _check_output(out_dir: Path, files: list[Path], overwrite: bool) -> None:

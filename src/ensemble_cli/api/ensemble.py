@@ -32,6 +32,7 @@ from .results import Completion, StreamPiece
 if TYPE_CHECKING:
     from ..core.pipeline import Pipeline
     from ..core.types import Example
+    from ..distributed.options import RayOptions
     from ..recipe import ResolvedRecipe
     from ..registry import Registry
     from .runs import RunReport
@@ -202,13 +203,14 @@ class Ensemble:
         concurrency: int = 1,
         progress: bool = True,
         fields: Any = None,
+        ray: RayOptions | None = None,
     ) -> RunReport:
-        """``ensemble run`` from Python: see ``api.runs.run_dataset``."""
+        """``ensemble run`` from Python: see ``api.runs.run_dataset`` (``ray``: on a Ray actor pool)."""
         from .runs import run_dataset
 
         return run_dataset(
             self, input, output, resume=resume, overwrite=overwrite, batch_size=batch_size or self.batch_size,
-            limit=limit, concurrency=concurrency, progress=progress, fields=fields,
+            limit=limit, concurrency=concurrency, progress=progress, fields=fields, ray=ray,
         )
 
 

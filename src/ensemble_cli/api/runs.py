@@ -31,6 +31,7 @@ from ..io.writers import STDOUT, OutputState, ResultWriter, scan_output
 
 if TYPE_CHECKING:
     from ..core.events import LoadEvent, RowProgress
+    from ..distributed.options import RayOptions
     from ..recipe import ResolvedRecipe
     from .ensemble import Ensemble
 
@@ -101,6 +102,9 @@ class RunDisplay:
         """``(on_record, on_progress)`` hooks for the rows being run (``None``: not listened to)."""
         yield None, None
 
+    def worker_lost(self, message: str) -> None:
+        """``--ray``: a worker died under a batch, which is being sent again."""
+
     def interrupted(self, written: int, output: str) -> None:
         """Ctrl-C: ``written`` records are safe in ``output``."""
 
@@ -134,10 +138,12 @@ def run_dataset(
     fields: FieldMap | None = None,
     display: RunDisplay | None = None,
     progress: bool = False,
+    ray: RayOptions | None = None,
 ) -> RunReport:
     """Run ``ensemble`` over every row of ``input`` into ``output`` (default
     ``<input stem>.<recipe>.jsonl``; ``"-"`` is stdout). ``display`` defaults to the console one
-    when ``progress`` is true, else to none."""
+    when ``progress`` is true, else to none. ``ray`` runs the batches on a Ray actor pool instead of
+    in this process (``distributed.ray_runner``); everything else stays here."""
     if display is None:
         display = _console_display() if progress else RunDisplay()
     source, out = str(input), None if output is None else str(output)
@@ -148,6 +154,8 @@ def run_dataset(
     for name, value in (("batch_size", batch_size), ("concurrency", concurrency), ("limit", limit)):
         if value is not None and value < 1:
             raise UsageError(f"{name} must be at least 1, got {value}")
+    if ray is not None and concurrency > 1:
+        raise UsageError("--concurrency is for a local run; with --ray, raise --ray-workers")
     rows = list(islice(read_examples(source, fields=fields or FieldMap()), limit))
     out = out or default_output(source, ensemble.name)
     if STDOUT not in (source, out) and Path(out).resolve() == Path(source).resolve():
@@ -157,6 +165,7 @@ def run_dataset(
     display.planned(ensemble.resolved, len(plan.todo), len(rows), out)
     report = RunReport(out, RunStats(), plan, len(rows))
     started = time.perf_counter()
+    ray_seconds: float | None = None  # --ray: the rows' time (leaving the cluster is not generation)
     writer = ResultWriter(out, resume=resume)
     try:
         if writer.repaired_bytes:
@@ -164,14 +173,20 @@ def run_dataset(
         if not plan.todo:
             display.nothing_to_do(plan.skipped, out)
         else:
-            report.load_seconds = _load(ensemble, display)
             max_tokens = ensemble.resolved.generation.max_tokens
-            with display.running(len(plan.todo), max_tokens) as (on_record, on_progress):
-                runner = BatchRunner(
-                    ensemble.pipeline, writer, recipe_hash=ensemble.recipe_hash, recipe=ensemble.resolved.as_dict(),
-                    batch_size=batch_size, on_record=on_record, on_progress=on_progress, concurrency=concurrency,
+            if ray is not None:
+                report.stats, report.load_seconds, ray_seconds = _run_on_ray(
+                    ensemble, ray, display, writer, plan, batch_size, max_tokens
                 )
-                report.stats = runner.run(plan.todo)
+            else:
+                report.load_seconds = _load(ensemble, display)
+                with display.running(len(plan.todo), max_tokens) as (on_record, on_progress):
+                    runner = BatchRunner(
+                        ensemble.pipeline, writer, recipe_hash=ensemble.recipe_hash,
+                        recipe=ensemble.resolved.as_dict(), batch_size=batch_size, on_record=on_record,
+                        on_progress=on_progress, concurrency=concurrency,
+                    )
+                    report.stats = runner.run(plan.todo)
     except KeyboardInterrupt:
         writer.close()
         display.interrupted(writer.written, out)
@@ -181,7 +196,7 @@ def run_dataset(
         raise
     finally:
         writer.close()
-    report.seconds = time.perf_counter() - started - report.load_seconds
+    report.seconds = ray_seconds if ray_seconds is not None else time.perf_counter() - started - report.load_seconds
     display.summary(report)
     return report
 
@@ -197,6 +212,33 @@ def _load(ensemble: Ensemble, display: RunDisplay) -> float:
     seconds = time.perf_counter() - t0
     display.loaded(seconds)
     return seconds
+
+
+def _run_on_ray(
+    ensemble: Ensemble, options: RayOptions, display: RunDisplay, writer: ResultWriter, plan: Pending,
+    batch_size: int, max_tokens: int,
+) -> tuple[RunStats, float, float]:
+    """The pending rows on a Ray actor pool: the workers load under the display's status, then the
+    records come back here to ``writer``. The pool is stopped however the run ends. Returns the
+    stats, the seconds starting the pool took and the seconds the rows took (stopping it excluded)."""
+    from ..core.types import Example
+    from ..distributed.ray_runner import RayBatchRunner, timed_start
+
+    batches = -(-sum(isinstance(item, Example) for item in plan.todo) // batch_size)
+    with display.loading() as status:
+        pool, load_seconds = timed_start([ensemble.resolved], options, status, max(1, batches))
+    try:
+        display.loaded(load_seconds)
+        t0 = time.perf_counter()
+        with display.running(len(plan.todo), max_tokens) as (on_record, _):
+            runner = RayBatchRunner(
+                pool, writer, recipe_hash=ensemble.recipe_hash, recipe=ensemble.resolved.as_dict(),
+                batch_size=batch_size, on_record=on_record, on_lost=display.worker_lost,
+            )
+            stats = runner.run(plan.todo)
+        return stats, load_seconds, time.perf_counter() - t0
+    finally:
+        pool.close()
 
 
 def _existing_output(out: str, *, resume: bool, overwrite: bool) -> OutputState | None:

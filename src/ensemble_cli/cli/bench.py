@@ -12,7 +12,9 @@ can re-grade any of them), then ``bench.json`` (the ``--format json`` document),
 and ``report.png``. Progress goes to stderr; stdout carries only the result. An interrupted bench
 continues where it stopped with ``--resume`` (see ``evaluation.resume``): it says the command.
 ``bench.json`` also records the command that reproduces the bench (``command``, see
-``command_line``) and the arguments given (``arguments``). The work is ``api.bench.run_bench``,
+``command_line``) and the arguments given (``arguments``).
+``--ray [ADDRESS]`` runs the batches on a pool of Ray workers (``distributed.ray_bench``), each
+holding every system; records, resume and the report are the same. The work is ``api.bench.run_bench``,
 the function behind ``ensemble_cli.bench(...)``: this module parses options and prints.
 
 ``ensemble bench`` is a group whose default command is ``run``: ``ensemble bench RECIPE ...`` is
@@ -33,6 +35,7 @@ from ..io.readers import FieldMap
 from . import bench_folders
 from .command_line import command_line, given_arguments
 from .eval_format import OutputFormat, emit
+from .ray_flags import RayCpusFlag, RayFlag, RayGpusFlag, RayRetriesFlag, RayWorkersFlag, ray_options
 from .resume_hint import resume_command
 from .run_display import stderr_console
 
@@ -110,6 +113,11 @@ def bench(
     prompt_field: Annotated[str | None, typer.Option(help="Input field holding the prompt.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Input field holding the reference answer.")] = None,
     id_field: Annotated[str | None, typer.Option(help="Input field holding the row id.")] = None,
+    ray: RayFlag = None,
+    ray_workers: RayWorkersFlag = None,
+    ray_num_cpus: RayCpusFlag = 1.0,
+    ray_num_gpus: RayGpusFlag = None,
+    ray_max_retries: RayRetriesFlag = 3,
 ) -> None:
     """Run a recipe and each member alone on the same problems; compare accuracy and cost."""
     from ..api.bench import run_bench  # the same function as the Python API's bench()
@@ -130,6 +138,7 @@ def bench(
         fields=FieldMap(prompt_field, label_field, id_field),
         command=command_line("ensemble bench", ctx, leave_out=_LEAVE_OUT), arguments=given_arguments(ctx),
         console=console, on_interrupt=interrupted,
+        ray=ray_options(ray, ray_workers, ray_num_cpus, ray_num_gpus, ray_max_retries),
     )
     emit(outcome.tables, outcome.document, fmt)
     console.print(f"records and report in {outcome.out_dir}/", soft_wrap=True, markup=False)

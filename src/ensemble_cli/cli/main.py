@@ -122,7 +122,9 @@ for _name in ("run", "serve", "ui", "models", "recipes", "plugins", "calibrate",
 def main() -> None:
     """Console-script entry point: plugin commands, then the app, behind the error boundary."""
     from ..plugins import register_plugin_commands
+    from .ray_flags import bare_ray_flag
 
+    sys.argv[1:] = bare_ray_flag(sys.argv[1:])  # `--ray` alone means a local Ray instance
     try:
         register_plugin_commands(app)
         app()

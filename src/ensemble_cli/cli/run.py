@@ -18,6 +18,9 @@ The work itself is ``api.runs.run_dataset`` (the Python API's ``Ensemble.run`` i
 function): this module parses the arguments, shows the console display and maps the outcome to
 an exit code.
 
+``--ray [ADDRESS]`` runs the batches on a Ray actor pool (``distributed``); reading, resume
+skipping, writing and the display stay in this process, so the contract above is unchanged.
+
 Exit codes: 0 every row ok, 1 some rows failed (including input errors a resumed run skipped
 because an earlier run already recorded them), 2 usage/recipe/input error, 130 interrupted.
 """
@@ -33,6 +36,7 @@ import typer
 from ..errors import UsageError
 from ..io.readers import FieldMap
 from ..io.writers import STDOUT
+from .ray_flags import RayCpusFlag, RayFlag, RayGpusFlag, RayRetriesFlag, RayWorkersFlag, ray_options
 from .run_display import stderr_console
 
 __all__ = ["run"]
@@ -74,6 +78,11 @@ def run(
     label_field: Annotated[str | None, typer.Option(help="Input field holding the reference answer.")] = None,
     id_field: Annotated[str | None, typer.Option(help="Input field holding the row id.")] = None,
     messages_field: Annotated[str | None, typer.Option(help="Input field holding chat messages.")] = None,
+    ray: RayFlag = None,
+    ray_workers: RayWorkersFlag = None,
+    ray_num_cpus: RayCpusFlag = 1.0,
+    ray_num_gpus: RayGpusFlag = None,
+    ray_max_retries: RayRetriesFlag = 3,
 ) -> None:
     """Run a recipe over a dataset and write one JSON line per example."""
     from ..api.ensemble import Ensemble  # imported late: keeps `ensemble --help` fast
@@ -98,6 +107,7 @@ def run(
             ensemble, input, output, resume=resume, overwrite=overwrite, limit=limit, batch_size=batch_size,
             concurrency=concurrency, fields=FieldMap(prompt_field, label_field, id_field, messages_field),
             display=ConsoleRunDisplay(console),
+            ray=ray_options(ray, ray_workers, ray_num_cpus, ray_num_gpus, ray_max_retries),
         )
     except KeyboardInterrupt:  # the display has said how far it got and how to continue
         raise typer.Exit(130) from None

@@ -93,6 +93,9 @@ class ConsoleRunDisplay(RunDisplay):
         with RunProgress(self.console, total=total, max_tokens=max_tokens) as progress:
             yield progress.on_record, progress.on_progress
 
+    def worker_lost(self, message: str) -> None:
+        self.console.print(message, style="yellow", markup=False, soft_wrap=True)
+
     def interrupted(self, written: int, output: str) -> None:
         target = "stdout" if output == STDOUT else output
         self.console.print(f"\ninterrupted: {written} records written to {target}.", style="yellow", markup=False)

@@ -6,7 +6,7 @@ A successful record::
     {"id", "prompt", "output", "label"?, "finish_reason", "stop_cause", "rounds", "selected_models",
      "attribution": [{"model", "round", "text", "tokens", "score"}],
      "summary"?, "usage": {"prompt_tokens", "completion_tokens", "generated_tokens"},
-     "timing": {"seconds", "started_at", "batch_size"},
+     "timing": {"seconds", "started_at", "batch_size", "node_id"?},
      "recipe_hash", "recipe"}
 
 ``label`` is omitted when the input had none; ``subject`` (after ``label``) only appears when the input
@@ -14,8 +14,9 @@ row had one (MATH topics, for per-subject accuracy in ``ensemble eval``); ``summ
 figures, e.g. the token-level methods' share of steps each member won) only when the method reports one.
 ``timing.seconds`` is the wall time of the batch that produced the example (its latency),
 ``started_at`` when that batch started (ISO 8601, UTC), and ``batch_size`` how many examples shared
-it. Every record carries the resolved recipe and its hash so a result can be traced to its exact
-configuration even after files are concatenated.
+it; with ``--ray``, ``node_id`` names the Ray node whose worker ran it. Every record carries the
+resolved recipe and its hash so a result can be traced to its exact configuration even after files
+are concatenated.
 
 An error record has an ``error`` field and no ``output``::
 
@@ -45,13 +46,17 @@ class Timing:
     started_at: datetime
     seconds: float
     batch_size: int = 1
+    node_id: str | None = None  #: the Ray node that ran the batch (``ensemble run --ray``)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "seconds": round(self.seconds, 4),
             "started_at": self.started_at.isoformat(timespec="milliseconds"),
             "batch_size": self.batch_size,
         }
+        if self.node_id is not None:
+            data["node_id"] = self.node_id
+        return data
 
 
 def make_record(
