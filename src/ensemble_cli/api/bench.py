@@ -79,12 +79,14 @@ def bench(
     label_field: str | None = None,
     id_field: str | None = None,
     progress: bool = True,
+    ray: RayOptions | None = None,
 ) -> dict[str, Any]:
     """Run ``recipe`` and each member alone on the same problems (``input`` file/folder or a packaged
     ``dataset``), grade them, and return the ``ensemble bench --format json`` document: members,
     ensemble, oracle, lift over the best member with McNemar's p, cost ratios, attribution shares.
     Records, ``bench.json``, ``report.html`` and ``report.png`` go to ``output_dir`` (default
     ``<input>.<recipe>.bench``). ``progress`` shows the CLI's status lines and bars on stderr.
+    ``ray`` (``ensemble_cli.distributed.RayOptions``) runs the batches on a Ray actor pool, as ``--ray``.
     Problems with the arguments raise ``UsageError``/``RecipeError`` before any model loads."""
     given = {
         "recipe": str(recipe), "input": input, "dataset": dataset, "limit": limit, "offset": offset,
@@ -102,7 +104,7 @@ def bench(
         report=None if report is None else str(report), plot=None if plot is None else str(plot),
         overrides=tuple(overrides or ()), member_overrides=tuple(member_overrides or ()),
         fields=FieldMap(prompt_field, label_field, id_field), command=command, arguments=arguments,
-        console=_console(progress),
+        console=_console(progress), ray=ray,
     ).document
 
 
