@@ -126,6 +126,16 @@ def test_all_problems_reported_at_once_with_yaml_paths(registry: Registry) -> No
     ]
 
 
+def test_non_ascii_digits_in_keys_are_names_not_indices(registry: Registry) -> None:
+    # "¹".isdigit() is True but int("¹") fails: a fuzzed server override made the sort a 500
+    data = good()
+    data["aggregator"] = {"¹": None, "2": None}
+    found = problems(data, registry)
+    assert found and all(p.startswith("aggregator") for p in found)
+    with pytest.raises(UsageError, match="is a list, use an index"):
+        apply_overrides(good(), ["models.¹.name=x"])
+
+
 def test_unknown_component_types_suggest(registry: Registry) -> None:
     data = good()
     data["aggregator"]["type"] = "rewrd"

@@ -239,7 +239,7 @@ def _parse_override(override: str) -> tuple[list[str], Any]:
 
 
 def _index(override: str, where: str, part: str, items: list) -> int:
-    if not part.isdigit():
+    if not (part.isascii() and part.isdigit()):
         raise UsageError(f"invalid override {override!r}: {where or 'the recipe'} is a list, use an index")
     index = int(part)
     if index > len(items):
@@ -454,7 +454,7 @@ _ORDER = list(Recipe.model_fields)
 def _sort_key(problem: Problem) -> tuple:
     head, *rest = problem.path.split(".") if problem.path else [""]
     top = _ORDER.index(head) if head in _ORDER else len(_ORDER)
-    return (top, [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in rest])
+    return (top, [(0, int(p), "") if p.isascii() and p.isdigit() else (1, 0, p) for p in rest])
 
 
 def _backend_problems(

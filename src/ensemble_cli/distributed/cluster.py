@@ -55,7 +55,7 @@ def probe(address: str) -> None:
     """Fail fast when nothing listens at ``address`` (``host:port`` or ``ray://host:port``)."""
     hostport = address.removeprefix("ray://")
     host, sep, port = hostport.rpartition(":")
-    if not sep or not host or not port.isdigit():
+    if not sep or not host or not (port.isascii() and port.isdigit()):
         raise UsageError(f"--ray address {address!r} is not host:port, ray://host:port or auto")
     try:
         with socket.create_connection((host, int(port)), timeout=PROBE_SECONDS):

@@ -33,7 +33,7 @@ def transformers_version() -> str:
 def _version_tuple(text: str) -> tuple[int, ...]:
     parts = []
     for piece in text.split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
+        digits = "".join(ch for ch in piece if ch in "0123456789")
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
 
