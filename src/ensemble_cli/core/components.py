@@ -75,6 +75,13 @@ class Generator(Component, ABC):
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load weights now (otherwise on first ``open``); lets the CLI show loading separately."""
 
+    def configure(self, generation: GenerationSettings) -> None:  # noqa: B027 - optional hook
+        """The recipe's generation settings, told once by the Pipeline before anything loads.
+
+        For a backend that must fix something when its engine starts (vLLM's batch-invariant mode
+        is a process setting read at engine start); per-call settings still come with ``open``.
+        """
+
     def offline_aliases(self) -> list[str]:
         """Built-in model aliases this generator will load, so the pipeline can convert them together."""
         return []

@@ -36,6 +36,7 @@ class Pipeline:
         for spec in resolved.models:
             gen = cast(Generator, build_guarded(spec, member=spec.name))
             gen.pool = self.pool
+            gen.configure(resolved.generation)
             self.members.append(Member(spec.name, gen))
         self.selector = cast(Selector, build_guarded(resolved.selector))
         self.aggregator = cast(Aggregator, build_guarded(resolved.aggregator))

@@ -79,11 +79,13 @@ class VLLMEngine:
         self.lock = threading.Lock()
 
 
-def load_engine(config: VLLMConfig) -> VLLMEngine:
+def load_engine(config: VLLMConfig, *, batch_invariant: bool = False) -> VLLMEngine:
     try:
         import vllm
     except ImportError as exc:
         raise ModelLoadError(f"{MISSING_VLLM} ({exc})") from None
+    if batch_invariant:
+        enable_batch_invariance(vllm, config.model)
     from transformers import GenerationConfig
 
     from ..models import resolve_model
@@ -118,6 +120,26 @@ def load_engine(config: VLLMConfig) -> VLLMEngine:
     return VLLMEngine(llm, tokenizer, eos, source)
 
 
+def enable_batch_invariance(vllm: Any, model: str) -> None:
+    """Switch on vLLM's own batch-invariant mode (``VLLM_BATCH_INVARIANT=1``) before the engine starts.
+
+    It is a process-wide setting that vLLM reads when an engine starts, so every vLLM engine this
+    process starts afterwards has it too. A vLLM without the mode is refused rather than run with a
+    promise it cannot keep. vLLM itself guarantees the mode only on NVIDIA GPUs of compute
+    capability 9.0 or more (its docs, "Batch Invariance"); elsewhere it is what vLLM makes of it.
+    """
+    import os
+
+    known = getattr(getattr(vllm, "envs", None), "environment_variables", {})
+    if "VLLM_BATCH_INVARIANT" not in known:
+        version = getattr(vllm, "__version__", "?")
+        raise ModelLoadError(
+            f"vLLM {version} has no batch-invariant mode (VLLM_BATCH_INVARIANT), which "
+            f"generation.batch_invariant asks of vllm member model '{model}': upgrade vLLM or unset it"
+        )
+    os.environ["VLLM_BATCH_INVARIANT"] = "1"
+
+
 class VLLMGenerator(Generator):
     """vLLM backend: token-id prefix sessions, batched submissions, prefix caching (module docstring)."""
 
@@ -129,6 +151,7 @@ class VLLMGenerator(Generator):
     def __init__(self, config: VLLMConfig | None = None, pool: ModelPool | None = None) -> None:
         super().__init__(config)
         self.pool = pool
+        self.batch_invariant = False  #: the recipe's generation.batch_invariant (``configure``)
 
     @classmethod
     def recipe_problems(cls, config: ComponentConfig, models: Sequence[str]) -> list[Problem]:
@@ -139,7 +162,13 @@ class VLLMGenerator(Generator):
     @property
     def engine(self) -> VLLMEngine:
         pool = self.pool or default_pool()
-        return pool.get(spec_key("vllm", self.config), lambda: load_engine(self.config))
+        invariant = self.batch_invariant
+        key = spec_key("vllm-invariant" if invariant else "vllm", self.config)
+        return pool.get(key, lambda: load_engine(self.config, batch_invariant=invariant))
+
+    def configure(self, generation: GenerationSettings) -> None:
+        """``generation.batch_invariant`` starts the engine in vLLM's batch-invariant mode."""
+        self.batch_invariant = generation.batch_invariant
 
     def load(self) -> None:
         _ = self.engine
