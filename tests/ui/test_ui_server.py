@@ -50,6 +50,24 @@ def test_stream_chunks_name_the_member_of_each_piece(ui_server: LiveServer) -> N
     assert {m for _, m in pieces} == set(attributed)
 
 
+def test_the_round_trace_reaches_the_client_plain_and_streamed(ui_server: LiveServer) -> None:
+    body = {"model": "tiny-duo", "messages": [{"role": "user", "content": "Count: 1 2 3"}], "max_tokens": 12,
+            "temperature": 0.0, "seed": 7}
+    with ui_server.client() as c:
+        plain = c.post("/v1/chat/completions", json=body).json()
+        streamed = _chunks(c.post("/v1/chat/completions", json={**body, "stream": True}).text)
+    choice = plain["ensemble"]["choices"][0]
+    (final,) = [ch["ensemble"] for ch in streamed if "ensemble" in ch]  # only on the finishing chunk
+    assert final["choices"][0]["trace"] == choice["trace"]
+    kept = [t for t in choice["trace"] if not t.get("stop")]
+    assert len(kept) == len(choice["attribution"]) > 0
+    for record, piece in zip(kept, choice["attribution"], strict=True):
+        assert record["round"] == piece["round"] and [c["model"] for c in record["candidates"]] == ["first", "second"]
+        (chosen,) = [c for c in record["candidates"] if c["chosen"]]
+        assert (chosen["model"], chosen["text"], chosen["score"]) == (piece["model"], piece["text"][:200],
+                                                                      round(piece["score"], 6))
+
+
 def test_max_tokens_cap_and_queue_apply_to_the_ui_routes(ui_server: LiveServer) -> None:
     body = {"model": "tiny-duo", "messages": [{"role": "user", "content": "x"}], "max_tokens": 65, "stream": True}
     with ui_server.client() as c:
