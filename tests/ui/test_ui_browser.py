@@ -73,24 +73,61 @@ def test_playground_streams_spans_coloured_by_member_that_concatenate_to_the_api
     page.wait_for_selector("#answer[data-state=done]", timeout=60_000)
     page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
     spans = page.eval_on_selector_all(
-        "#answer .piece", "els => els.map(e => [e.textContent, e.dataset.model, getComputedStyle(e).backgroundColor])")
+        "#answer .piece", "els => els.map(e => [e.textContent, e.dataset.model, e.dataset.models.split(' '), "
+        "getComputedStyle(e).backgroundColor, getComputedStyle(e).backgroundImage])")
     info = httpx.get(f"{ui_server.base}/ui/api/info").json()
     body = {"model": "tiny-duo", "messages": [{"role": "user", "content": prompt}], "max_tokens": 12,
             "temperature": 0.0, "seed": 7}
     api = httpx.post(f"{ui_server.v1}/chat/completions", json=body, timeout=120).json()
     answer = api["choices"][0]["message"]["content"]
-    assert answer and "".join(text for text, _, _ in spans) == answer
+    assert answer and "".join(text for text, *_ in spans) == answer
     attributed = {a["model"] for a in api["ensemble"]["choices"][0]["attribution"]}
-    assert {model for _, model, _ in spans} == attributed
-    for _, model, colour in spans:  # each member's colour from /ui/api/info, as rgb()
-        hexa = info["colours"][model]
-        assert colour == "rgb({}, {}, {})".format(*(int(hexa[i : i + 2], 16) for i in (1, 3, 5)))
+    assert {model for _, model, *_ in spans} == attributed
+
+    def rgb(member: str) -> str:  # a member's colour from /ui/api/info, as CSS computes it
+        hexa = info["colours"][member]
+        return "rgb({}, {}, {})".format(*(int(hexa[i : i + 2], 16) for i in (1, 3, 5)))
+
+    for _, model, models, colour, image in spans:
+        if len(models) == 1:  # one member: its colour
+            assert models == [model] and colour == rgb(model)
+        else:  # members that agreed: stripes of each one's colour, the writer first
+            assert models[0] == model and all(rgb(m) in image for m in models), image
     assert "rounds:" in page.inner_text("#meta") and "tokens:" in page.inner_text("#meta")
     page.eval_on_selector("#answer .piece", "e => e.focus()")  # keyboard: a tiny model may write only newlines
     page.keyboard.press("Enter")
     assert "round" in page.inner_text("#details")
     page.click("#copy-curl")
     assert "/v1/chat/completions" in page.inner_text("#snippet") and prompt in page.inner_text("#snippet")
+
+
+def test_a_click_on_a_piece_shows_its_round_score_and_the_rejected_candidates(
+    page: Any, ui_server: LiveServer, tmp_path: Path
+) -> None:
+    _open(page, ui_server)
+    prompt = "Count: 1 2 3"
+    page.fill("#prompt", prompt)
+    page.click("#send")
+    page.wait_for_selector("#answer[data-state=done]", timeout=60_000)
+    body = {"model": "tiny-duo", "messages": [{"role": "user", "content": prompt}], "max_tokens": 12,
+            "temperature": 0.0, "seed": 7}
+    choice = httpx.post(f"{ui_server.v1}/chat/completions", json=body, timeout=120).json()["ensemble"]["choices"][0]
+    trace = {r["round"]: r for r in choice["trace"]}
+    first = page.query_selector("#answer .piece")
+    assert "rejected" in first.get_attribute("title")  # the hover text: round, score, how many lost
+    first.click()
+    rounds = page.query_selector_all("#details .round")
+    assert rounds, page.inner_text("#details")
+    for box in rounds:
+        record = trace[int(box.get_attribute("data-round"))]
+        rows = box.query_selector_all("table.candidates tr[data-model]")
+        shown = [(r.get_attribute("data-model"), r.get_attribute("data-score"), "chosen" in r.get_attribute("class"))
+                 for r in rows]
+        assert shown == [(c["model"], "" if c["score"] is None else str(c["score"]), c["chosen"])
+                         for c in record["candidates"]]
+        assert sum(chosen for _, _, chosen in shown) == 1
+    assert page.inner_text("#details").count("rejected") >= len(rounds)
+    page.screenshot(path=str(tmp_path / "playground-details.png"), full_page=True)
 
 
 def test_blind_side_by_side_writes_the_vote(page: Any, ui_server: LiveServer, tmp_path: Path) -> None:
