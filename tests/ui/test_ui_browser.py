@@ -130,6 +130,49 @@ def test_a_click_on_a_piece_shows_its_round_score_and_the_rejected_candidates(
     page.screenshot(path=str(tmp_path / "playground-details.png"), full_page=True)
 
 
+def test_the_playground_runs_a_folder_recipe_and_the_builders_try_it(
+    page: Any, ui_server: LiveServer, tmp_path: Path
+) -> None:
+    _open(page, ui_server)
+    page.wait_for_selector("#folder-recipes option[data-file='loop.yaml']", state="attached")
+    options = page.eval_on_selector_all(
+        "#folder-recipes option", "els => els.map(e => [e.dataset.file, e.disabled, e.textContent])")
+    state = {file: (disabled, text) for file, disabled, text in options}
+    assert state["loop.yaml"][0] is False and state["bf16.yaml"][0] is True
+    assert "not loaded" in state["bf16.yaml"][1] and "invalid" in state["typo.yaml"][1]
+    page.select_option("#play-model", "tiny-loop")
+    page.fill("#prompt", "Hello")
+    page.click("#send")
+    page.wait_for_selector("#answer[data-state=done]", timeout=60_000)
+    models = set(page.eval_on_selector_all("#answer .piece", "els => els.map(e => e.dataset.model)"))
+    assert models and models <= {"alpha", "beta"}  # the folder recipe's own members wrote it
+    assert page.eval_on_selector_all("#legend span", "els => els.map(e => e.textContent)")[:2] == ["alpha", "beta"]
+    page.screenshot(path=str(tmp_path / "playground-folder-recipe.png"), full_page=True)
+
+    page.click("#tab-builder")
+    page.wait_for_function("document.querySelector('#builder-status').textContent.startsWith('valid')")
+    page.fill("[data-path='aggregator.params.segment_tokens'] input", "2")
+    page.wait_for_function("document.querySelector('#yaml').value.includes('segment_tokens: 2')")
+    page.click("#try-it")
+    page.wait_for_selector("#play:not([hidden])")
+    assert page.input_value("#play-model") == "tiny-duo-copy"
+    page.fill("#prompt", "Hello")
+    page.click("#send")
+    page.wait_for_selector("#answer[data-state=done]", timeout=60_000)
+    assert "rounds:" in page.inner_text("#meta") and page.inner_text("#answer")
+    body = {"model": "tiny-duo-copy", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 12,
+            "temperature": 0.0, "seed": 7}
+    api = httpx.post(f"{ui_server.v1}/chat/completions", json=body, timeout=120).json()  # served by the API too
+    assert api["ensemble"]["recipe"] == "tiny-duo-copy"
+    assert page.eval_on_selector("#answer", "e => e.dataset.output") == api["choices"][0]["message"]["content"]
+    page.screenshot(path=str(tmp_path / "builder-try-it.png"), full_page=True)
+    page.click("#tab-builder")
+    page.fill("#yaml", page.input_value("#yaml").replace("dtype: float32", "dtype: bfloat16"))
+    page.wait_for_function("document.querySelector('#builder-status').textContent.startsWith('valid')")
+    page.click("#try-it")
+    page.wait_for_function("document.querySelector('#try-status').textContent.includes('not loaded')")
+
+
 def test_blind_side_by_side_writes_the_vote(page: Any, ui_server: LiveServer, tmp_path: Path) -> None:
     votes: Path = ui_server.votes  # type: ignore[attr-defined]
     before = len(votes.read_text().splitlines()) if votes.exists() else 0

@@ -71,7 +71,8 @@ function attributionSpans(output, attribution, trace) {
   if (at < output.length) add(output.slice(at), null, null, []);
   return out;
 }
-const colour = (model) => (model && INFO.colours[model]) || "#dddddd";
+let COLOURS = null;  // the colours of the recipe the playground runs now (a folder/builder recipe has its own)
+const colour = (model) => (model && ((COLOURS || INFO.colours)[model] || INFO.colours[model])) || "#dddddd";
 // several members produced the piece: stripes of all their colours
 function background(s) {
   const models = s.models && s.models.length ? s.models : [s.model];
@@ -190,8 +191,22 @@ function playRequest() {
   return body;
 }
 
+// a folder or builder recipe: the server checks it runs on the loaded models and serves it by name
+async function prepareModel(body) {
+  const option = $("play-model").selectedOptions[0];
+  if (!option || (!option.dataset.file && !option.dataset.yaml)) { COLOURS = null; setLegend(INFO.members); return body; }
+  const used = await api("/ui/api/recipes/use", option.dataset.file ? { file: option.dataset.file } : { yaml: option.dataset.yaml });
+  COLOURS = used.colours;
+  setLegend(used.members);
+  return { ...body, model: used.model };
+}
+function setLegend(members) {
+  $("legend").replaceChildren(...members.map((m) => el("span", { style: `background:${colour(m)}`, text: m })),
+    members.length > 1 ? el("span", { class: "agree", style: background({ models: members }), text: "stripes: members agreed" }) : null);
+}
+
 async function send() {
-  const body = playRequest();
+  let body = playRequest();
   const answer = $("answer");
   const pieces = [];
   $("details").textContent = "";
@@ -201,6 +216,10 @@ async function send() {
   controller = new AbortController();
   const t0 = performance.now();
   let firstAt = null;
+  try { body = await prepareModel(body); } catch (err) {
+    answer.dataset.state = "error"; $("details").className = "details error"; $("details").textContent = `error: ${err.message}`;
+    $("send").disabled = false; $("stop").disabled = true; return;
+  }
   const showDetails = (s) => { $("details").className = "details"; $("details").replaceChildren(...pieceDetails(s)); };
   try {
     const result = await streamChat(body, (text, model) => {
@@ -263,15 +282,35 @@ function snippet(kind) {
   if (navigator.clipboard) navigator.clipboard.writeText(text).catch(() => {});
 }
 
+async function loadFolderRecipes() {
+  if (!INFO.recipes_folder) return;
+  const { recipes } = await api("/ui/api/recipes");
+  const group = el("optgroup", { label: `recipes in ${INFO.recipes_folder}`, id: "folder-recipes" });
+  for (const r of recipes) {
+    const why = r.reason && r.reason.length > 70 ? r.reason.slice(0, 69) + "…" : r.reason;  // in full in the title
+    const label = r.ok ? `${r.name} (${r.aggregator}: ${r.members.join(", ")})` : `${r.name || r.file} — unavailable: ${why}`;
+    group.append(el("option", { value: r.name || r.file, "data-file": r.file, disabled: !r.ok, title: r.reason || r.file, text: label }));
+  }
+  $("play-model").append(group);
+}
+// the builder's "try it": the built recipe becomes a choice of the playground (its YAML is sent again on each use)
+function addTried(name, yaml) {
+  let group = $("tried-recipes");
+  if (!group) { group = el("optgroup", { label: "from the recipe builder", id: "tried-recipes" }); $("play-model").append(group); }
+  for (const o of [...group.children]) if (o.value === name) o.remove();
+  group.append(el("option", { value: name, "data-yaml": yaml, text: `${name} (built)` }));
+  $("play-model").value = name;
+}
+
 function setupPlayground() {
   const select = $("play-model");
   for (const name of INFO.models) select.append(el("option", { value: name, text: name === INFO.recipe ? `${name} (ensemble)` : `${name} (member alone)` }));
+  loadFolderRecipes().catch((err) => { $("global-error").textContent = `recipes folder: ${err.message}`; });
   $("play-max-tokens").value = INFO.generation.max_tokens;
   if (INFO.max_tokens_cap) $("play-max-tokens").max = INFO.max_tokens_cap;
   $("play-temperature").value = INFO.generation.temperature;
   if (INFO.generation.seed !== null) $("play-seed").value = INFO.generation.seed;
-  $("legend").replaceChildren(...INFO.members.map((m) => el("span", { style: `background:${colour(m)}`, text: m })),
-    INFO.members.length > 1 ? el("span", { class: "agree", style: background({ models: INFO.members }), text: "stripes: members agreed" }) : null);
+  setLegend(INFO.members);
   $("send").addEventListener("click", send);
   $("stop").addEventListener("click", () => controller && controller.abort());
   $("prompt").addEventListener("keydown", (e) => { if (e.key === "Enter" && e.ctrlKey) { e.preventDefault(); send(); } });
@@ -494,6 +533,15 @@ async function setupBuilder() {
   renderBuilder();
   refresh();
   $("yaml").addEventListener("input", refreshFromYaml);
+  $("try-it").addEventListener("click", async () => {
+    try {
+      const used = await api("/ui/api/recipes/use", { yaml: $("yaml").value });
+      addTried(used.model, $("yaml").value);
+      $("try-status").textContent = "";
+      $("tab-play").click();
+      $("prompt").focus();
+    } catch (err) { $("try-status").textContent = `cannot try it here: ${err.message}`; }
+  });
   $("download").addEventListener("click", () => {
     const link = el("a", { href: URL.createObjectURL(new Blob([$("yaml").value], { type: "application/yaml" })), download: `${FORM.name || "recipe"}.yaml` });
     document.body.append(link); link.click(); link.remove();
