@@ -48,7 +48,22 @@ def bench_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished bench of recipe 'vote' over 8 problems: members a, b and the ensemble."""
     root = tmp_path_factory.mktemp("ui-bench")
     members = {"a": member_records("vote", "a", "11000001"), "b": member_records("vote", "b", "11110000")}
-    return make_bench(root / "vote", "vote", members, verdicts("11111001"), {"a": 10.0, "b": 20.0, "vote": 60.0})
+    folder = make_bench(root / "vote", "vote", members, verdicts("11111001"), {"a": 10.0, "b": 20.0, "vote": 60.0})
+    (folder / "report.png").write_bytes(_png(40, 20))
+    return folder
+
+
+def _png(width: int, height: int) -> bytes:
+    """A plain orange PNG (what the viewer must show as an image, whatever draws the real report)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xe6\x9f\x00" * width for _ in range(height))
+    head = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="session")

@@ -238,6 +238,30 @@ def test_bench_viewer_renders_the_folder(page: Any, ui_server: LiveServer, tmp_p
     page.screenshot(path=str(tmp_path / "bench.png"), full_page=True)
 
 
+def test_bench_viewer_shows_the_plots_and_opens_a_lone_bench_json(
+    page: Any, ui_server: LiveServer, bench_folder: Path, tmp_path: Path
+) -> None:
+    _open(page, ui_server)
+    page.click("#tab-bench")
+    page.click("#bench-open")
+    page.wait_for_selector("#bench-plots img[data-plot='report.png']")
+    page.wait_for_function("document.querySelector('#bench-plots img').complete")
+    size = page.eval_on_selector("#bench-plots img", "e => [e.naturalWidth, e.naturalHeight]")
+    assert size == [40, 20]  # the folder's report.png, decoded
+    page.screenshot(path=str(tmp_path / "bench-plots.png"), full_page=True)
+    lone = tmp_path / "upload" / "bench.json"  # bench.json without its records files
+    lone.parent.mkdir()
+    lone.write_text((bench_folder / "bench.json").read_text())
+    page.set_input_files("#bench-upload", str(lone))
+    page.wait_for_function("document.querySelector('#bench-note').textContent.includes('records files are not here')")
+    rows = page.eval_on_selector_all("#bench-table tr[data-system]", "els => els.map(e => e.dataset.system)")
+    assert rows == ["a", "b", "vote"]
+    assert page.inner_text("#bench-table tr[data-system=vote]").split("\t")[1:3] == ["6/8", "75.0%"]
+    assert "lift 25.0%" in page.inner_text("#bench-facts")
+    assert page.query_selector("#problems-table") is None and page.query_selector("#bench-plots img") is None
+    page.screenshot(path=str(tmp_path / "bench-upload.png"), full_page=True)
+
+
 def test_with_a_key_the_page_asks_for_it_then_works(page: Any, keyed_server: LiveServer, tmp_path: Path) -> None:
     response = page.goto(f"{keyed_server.base}/ui")
     assert response.status == 401 and page.is_visible("#key")

@@ -190,6 +190,15 @@ def mount_ui(app: FastAPI, state: ServerState, options: UIOptions) -> None:
             raise APIError(400, str(exc), code="bad_bench") from None
         return _finite(doc)
 
+    @app.get("/ui/api/bench/{index}/plot/{name}", summary="A PNG figure of a --bench folder (e.g. report.png)")
+    async def bench_plot(index: int, name: str) -> FileResponse:
+        from .bench_view import plot_path
+
+        path = plot_path(options.benches[index], name) if 0 <= index < len(options.benches) else None
+        if path is None:
+            raise APIError(404, f"no figure {name!r} in bench folder #{index}", code="not_found")
+        return FileResponse(path, media_type="image/png")
+
 
 def _finite(value: Any) -> Any:
     """JSON has no NaN: intervals of empty samples become ``null``."""

@@ -557,7 +557,11 @@ async function openBench() {
   $("bench-summary").textContent = "loading…";
   try {
     const doc = await api(`/ui/api/bench/${index}`);
+    $("bench-note").textContent = "";
     renderBench(doc);
+    $("bench-plots").replaceChildren(...(doc.plots || []).map((name) => el("figure", {},
+      el("img", { src: `/ui/api/bench/${index}/plot/${encodeURIComponent(name)}`, alt: `${name} of ${doc.folder}`, "data-plot": name }),
+      el("figcaption", { class: "muted", text: name }))));
   } catch (err) { $("bench-summary").replaceChildren(el("p", { class: "error", text: err.message })); }
 }
 
@@ -596,7 +600,32 @@ function renderBench(doc) {
     el("tr", {}, ...["id", "prompt", "reference", ...systems].map((h) => el("th", { text: h }))), ...prows));
 }
 
+// a bench.json alone (its records files are elsewhere): the stored comparison as the table, nothing more
+function benchFromJson(bench, file) {
+  if (!bench || !Array.isArray(bench.members) || !bench.ensemble || !bench.ensemble.name) throw new Error(`${file} is not a bench.json (no members / ensemble)`);
+  return {
+    folder: file, ensemble: bench.ensemble.name, members: bench.members.map((m) => m.name), problems: [], plots: [],
+    comparison: { ...bench, attributed_share: bench.attributed_share || {} },
+    summary: { recipe: bench.recipe, problems: bench.problems ?? bench.compared, lift: bench.lift, best_member: bench.best_member,
+      mcnemar: bench.mcnemar || {}, oracle: bench.oracle || {} },
+  };
+}
+async function uploadBench() {
+  const file = $("bench-upload").files[0];
+  if (!file) return;
+  try {
+    const doc = benchFromJson(JSON.parse(await file.text()), file.name);
+    renderBench(doc);
+    $("bench-plots").replaceChildren();
+    $("bench-detail").replaceChildren();
+    $("bench-problems").replaceChildren();
+    $("bench-note").textContent = `${file.name} alone: the table as the bench stored it. Its records files are not here, so there is no ` +
+      "per-problem view, no intervals re-computed from the records and no plots: start the server with --bench FOLDER for those.";
+  } catch (err) { $("bench-summary").replaceChildren(el("p", { class: "error", text: `cannot read ${file.name}: ${err.message}` })); }
+}
+
 function setupBench() {
+  $("bench-upload").addEventListener("change", uploadBench);
   const select = $("bench-folder");
   INFO.benches.forEach((b, i) => select.append(el("option", { value: i, text: b })));
   $("bench-none").hidden = INFO.benches.length > 0;
