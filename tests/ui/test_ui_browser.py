@@ -73,24 +73,104 @@ def test_playground_streams_spans_coloured_by_member_that_concatenate_to_the_api
     page.wait_for_selector("#answer[data-state=done]", timeout=60_000)
     page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
     spans = page.eval_on_selector_all(
-        "#answer .piece", "els => els.map(e => [e.textContent, e.dataset.model, getComputedStyle(e).backgroundColor])")
+        "#answer .piece", "els => els.map(e => [e.textContent, e.dataset.model, e.dataset.models.split(' '), "
+        "getComputedStyle(e).backgroundColor, getComputedStyle(e).backgroundImage])")
     info = httpx.get(f"{ui_server.base}/ui/api/info").json()
     body = {"model": "tiny-duo", "messages": [{"role": "user", "content": prompt}], "max_tokens": 12,
             "temperature": 0.0, "seed": 7}
     api = httpx.post(f"{ui_server.v1}/chat/completions", json=body, timeout=120).json()
     answer = api["choices"][0]["message"]["content"]
-    assert answer and "".join(text for text, _, _ in spans) == answer
+    assert answer and "".join(text for text, *_ in spans) == answer
     attributed = {a["model"] for a in api["ensemble"]["choices"][0]["attribution"]}
-    assert {model for _, model, _ in spans} == attributed
-    for _, model, colour in spans:  # each member's colour from /ui/api/info, as rgb()
-        hexa = info["colours"][model]
-        assert colour == "rgb({}, {}, {})".format(*(int(hexa[i : i + 2], 16) for i in (1, 3, 5)))
+    assert {model for _, model, *_ in spans} == attributed
+
+    def rgb(member: str) -> str:  # a member's colour from /ui/api/info, as CSS computes it
+        hexa = info["colours"][member]
+        return "rgb({}, {}, {})".format(*(int(hexa[i : i + 2], 16) for i in (1, 3, 5)))
+
+    for _, model, models, colour, image in spans:
+        if len(models) == 1:  # one member: its colour
+            assert models == [model] and colour == rgb(model)
+        else:  # members that agreed: stripes of each one's colour, the writer first
+            assert models[0] == model and all(rgb(m) in image for m in models), image
     assert "rounds:" in page.inner_text("#meta") and "tokens:" in page.inner_text("#meta")
     page.eval_on_selector("#answer .piece", "e => e.focus()")  # keyboard: a tiny model may write only newlines
     page.keyboard.press("Enter")
     assert "round" in page.inner_text("#details")
     page.click("#copy-curl")
     assert "/v1/chat/completions" in page.inner_text("#snippet") and prompt in page.inner_text("#snippet")
+
+
+def test_a_click_on_a_piece_shows_its_round_score_and_the_rejected_candidates(
+    page: Any, ui_server: LiveServer, tmp_path: Path
+) -> None:
+    _open(page, ui_server)
+    prompt = "Count: 1 2 3"
+    page.fill("#prompt", prompt)
+    page.click("#send")
+    page.wait_for_selector("#answer[data-state=done]", timeout=60_000)
+    body = {"model": "tiny-duo", "messages": [{"role": "user", "content": prompt}], "max_tokens": 12,
+            "temperature": 0.0, "seed": 7}
+    choice = httpx.post(f"{ui_server.v1}/chat/completions", json=body, timeout=120).json()["ensemble"]["choices"][0]
+    trace = {r["round"]: r for r in choice["trace"]}
+    first = page.query_selector("#answer .piece")
+    assert "rejected" in first.get_attribute("title")  # the hover text: round, score, how many lost
+    first.click()
+    rounds = page.query_selector_all("#details .round")
+    assert rounds, page.inner_text("#details")
+    for box in rounds:
+        record = trace[int(box.get_attribute("data-round"))]
+        rows = box.query_selector_all("table.candidates tr[data-model]")
+        shown = [(r.get_attribute("data-model"), r.get_attribute("data-score"), "chosen" in r.get_attribute("class"))
+                 for r in rows]
+        assert shown == [(c["model"], "" if c["score"] is None else str(c["score"]), c["chosen"])
+                         for c in record["candidates"]]
+        assert sum(chosen for _, _, chosen in shown) == 1
+    assert page.inner_text("#details").count("rejected") >= len(rounds)
+    page.screenshot(path=str(tmp_path / "playground-details.png"), full_page=True)
+
+
+def test_the_playground_runs_a_folder_recipe_and_the_builders_try_it(
+    page: Any, ui_server: LiveServer, tmp_path: Path
+) -> None:
+    _open(page, ui_server)
+    page.wait_for_selector("#folder-recipes option[data-file='loop.yaml']", state="attached")
+    options = page.eval_on_selector_all(
+        "#folder-recipes option", "els => els.map(e => [e.dataset.file, e.disabled, e.textContent])")
+    state = {file: (disabled, text) for file, disabled, text in options}
+    assert state["loop.yaml"][0] is False and state["bf16.yaml"][0] is True
+    assert "not loaded" in state["bf16.yaml"][1] and "invalid" in state["typo.yaml"][1]
+    page.select_option("#play-model", "tiny-loop")
+    page.fill("#prompt", "Hello")
+    page.click("#send")
+    page.wait_for_selector("#answer[data-state=done]", timeout=60_000)
+    models = set(page.eval_on_selector_all("#answer .piece", "els => els.map(e => e.dataset.model)"))
+    assert models and models <= {"alpha", "beta"}  # the folder recipe's own members wrote it
+    assert page.eval_on_selector_all("#legend span", "els => els.map(e => e.textContent)")[:2] == ["alpha", "beta"]
+    page.screenshot(path=str(tmp_path / "playground-folder-recipe.png"), full_page=True)
+
+    page.click("#tab-builder")
+    page.wait_for_function("document.querySelector('#builder-status').textContent.startsWith('valid')")
+    page.fill("[data-path='aggregator.params.segment_tokens'] input", "2")
+    page.wait_for_function("document.querySelector('#yaml').value.includes('segment_tokens: 2')")
+    page.click("#try-it")
+    page.wait_for_selector("#play:not([hidden])")
+    assert page.input_value("#play-model") == "tiny-duo-copy"
+    page.fill("#prompt", "Hello")
+    page.click("#send")
+    page.wait_for_selector("#answer[data-state=done]", timeout=60_000)
+    assert "rounds:" in page.inner_text("#meta") and page.inner_text("#answer")
+    body = {"model": "tiny-duo-copy", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 12,
+            "temperature": 0.0, "seed": 7}
+    api = httpx.post(f"{ui_server.v1}/chat/completions", json=body, timeout=120).json()  # served by the API too
+    assert api["ensemble"]["recipe"] == "tiny-duo-copy"
+    assert page.eval_on_selector("#answer", "e => e.dataset.output") == api["choices"][0]["message"]["content"]
+    page.screenshot(path=str(tmp_path / "builder-try-it.png"), full_page=True)
+    page.click("#tab-builder")
+    page.fill("#yaml", page.input_value("#yaml").replace("dtype: float32", "dtype: bfloat16"))
+    page.wait_for_function("document.querySelector('#builder-status').textContent.startsWith('valid')")
+    page.click("#try-it")
+    page.wait_for_function("document.querySelector('#try-status').textContent.includes('not loaded')")
 
 
 def test_blind_side_by_side_writes_the_vote(page: Any, ui_server: LiveServer, tmp_path: Path) -> None:
@@ -156,6 +236,30 @@ def test_bench_viewer_renders_the_folder(page: Any, ui_server: LiveServer, tmp_p
     assert columns == ["a", "b", "vote"]
     assert "✗" in page.inner_text("#bench-detail .column[data-system=b] h3")
     page.screenshot(path=str(tmp_path / "bench.png"), full_page=True)
+
+
+def test_bench_viewer_shows_the_plots_and_opens_a_lone_bench_json(
+    page: Any, ui_server: LiveServer, bench_folder: Path, tmp_path: Path
+) -> None:
+    _open(page, ui_server)
+    page.click("#tab-bench")
+    page.click("#bench-open")
+    page.wait_for_selector("#bench-plots img[data-plot='report.png']")
+    page.wait_for_function("document.querySelector('#bench-plots img').complete")
+    size = page.eval_on_selector("#bench-plots img", "e => [e.naturalWidth, e.naturalHeight]")
+    assert size == [40, 20]  # the folder's report.png, decoded
+    page.screenshot(path=str(tmp_path / "bench-plots.png"), full_page=True)
+    lone = tmp_path / "upload" / "bench.json"  # bench.json without its records files
+    lone.parent.mkdir()
+    lone.write_text((bench_folder / "bench.json").read_text())
+    page.set_input_files("#bench-upload", str(lone))
+    page.wait_for_function("document.querySelector('#bench-note').textContent.includes('records files are not here')")
+    rows = page.eval_on_selector_all("#bench-table tr[data-system]", "els => els.map(e => e.dataset.system)")
+    assert rows == ["a", "b", "vote"]
+    assert page.inner_text("#bench-table tr[data-system=vote]").split("\t")[1:3] == ["6/8", "75.0%"]
+    assert "lift 25.0%" in page.inner_text("#bench-facts")
+    assert page.query_selector("#problems-table") is None and page.query_selector("#bench-plots img") is None
+    page.screenshot(path=str(tmp_path / "bench-upload.png"), full_page=True)
 
 
 def test_with_a_key_the_page_asks_for_it_then_works(page: Any, keyed_server: LiveServer, tmp_path: Path) -> None:

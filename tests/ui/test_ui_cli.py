@@ -17,7 +17,14 @@ runner = CliRunner()
 
 def test_ui_options_need_ui(duo_recipe: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["serve", str(duo_recipe), "--votes", str(tmp_path / "v.jsonl")])
-    assert result.exit_code == 2 and "--votes and --bench belong to the web UI: add --ui" in result.stderr
+    assert result.exit_code == 2 and "--votes, --bench and --recipes belong to the web UI: add --ui" in result.stderr
+    result = runner.invoke(app, ["serve", str(duo_recipe), "--recipes", str(tmp_path)])
+    assert result.exit_code == 2 and "add --ui" in result.stderr
+
+
+def test_a_recipes_folder_that_is_not_a_folder_is_named(duo_recipe: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", str(duo_recipe), "--ui", "--recipes", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and f"--recipes {tmp_path / 'nope'}: not a folder" in result.stderr
 
 
 def test_a_bench_that_is_not_a_folder_is_named(duo_recipe: Path, tmp_path: Path) -> None:

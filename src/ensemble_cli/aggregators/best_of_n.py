@@ -19,14 +19,15 @@ result's attribution is that answer with its score; ``usage.generated_tokens`` c
 sample. ``summary.candidates`` lists every sample (member, sample index, its final answer as
 ``extract_answer`` reads it, score, finish reason, tokens, mean log-prob, which one was chosen):
 the records alone then say why a vote went the way it did, and a what-if analysis can re-vote any
-subset of the samples (``benchmarks/vote_whatif.py``) without generating again. A cancelled
+subset of the samples (``benchmarks/vote_whatif.py``) without generating again. ``summary.trace``
+is the same choice as one round of the shared trace (``aggregators.trace``: each sample's text cut
+to 200 characters, its score, ``sample``, ``answer``), what the web UI shows. A cancelled
 example stops its sampling early and ends with an empty output
 (``stop_cause: cancelled``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Literal
@@ -37,6 +38,7 @@ from ..core.components import Aggregator, Candidate, ComponentConfig, EnsembleCo
 from ..core.types import Attribution, Example, Result, Usage
 from ..errors import Problem, UsageError
 from .full_answers import Answer, cancelled_result, stop_cause, write_answers
+from .trace import TraceCandidate, finite, round_record
 
 
 class BestOfNConfig(ComponentConfig):
@@ -131,7 +133,8 @@ class BestOfNAggregator(Aggregator):
                 ex.id, seg.text, seg.finish_reason,
                 attribution=[Attribution(best.member, 0, seg.text, len(seg.token_ids), own[chosen])],
                 usage=Usage(prompt_tokens[e], len(seg.token_ids), generated), rounds=1, stop_cause=stop_cause(seg),
-                summary={"candidates": candidate_records(pools[e], own, chosen)} if cfg.record_candidates else {},
+                summary=({"candidates": candidate_records(pools[e], own, chosen),
+                          "trace": [candidate_trace(pools[e], own, chosen)]} if cfg.record_candidates else {}),
             ))
         return results
 
@@ -145,13 +148,20 @@ def candidate_records(answers: Sequence[Answer], scores: Sequence[float], chosen
         final = extract_answer(a.segment.text)
         out.append({
             "member": a.member, "sample": a.sample, "answer": final.text if final else None,
-            "score": _finite(score), "finish_reason": a.segment.finish_reason,
-            "tokens": len(a.segment.token_ids), "mean_logprob": _finite(a.segment.mean_logprob),
+            "score": finite(score), "finish_reason": a.segment.finish_reason,
+            "tokens": len(a.segment.token_ids), "mean_logprob": finite(a.segment.mean_logprob),
             "chosen": i == chosen,
         })
     return out
 
 
-def _finite(x: float) -> float | None:
-    """A JSON-safe figure: rounded, None for inf/nan (an empty answer has no mean log-prob)."""
-    return round(float(x), 6) if math.isfinite(x) else None
+def candidate_trace(answers: Sequence[Answer], scores: Sequence[float], chosen: int) -> dict[str, Any]:
+    """The choice as the trace's one round: every sample with its (cut) text, score and final answer."""
+    from ..answers import extract_answer
+
+    cands = []
+    for a, score in zip(answers, scores, strict=True):
+        final = extract_answer(a.segment.text)
+        extra = {"sample": a.sample, "answer": final.text if final else None}
+        cands.append(TraceCandidate(a.member, a.segment.text, score, extra))
+    return round_record(0, cands, chosen)

@@ -16,6 +16,9 @@ The answers of all examples are compared in one batched ``compare`` call per sta
 stage; ``bubble``: N-1 stages). The chosen answer is emitted once chosen; a cancelled example
 stops early with an empty output (``stop_cause: cancelled``). Its attribution score is the
 winner's total (``full``) or its last match's win probability (``bubble``).
+
+``summary.trace`` (``aggregators.trace``) lists every answer with the same kind of figure: its
+summed win probability (``full``), or its win probability in the last match it played (``bubble``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ..core.types import Attribution, Example, Result, Usage
 from ..errors import UsageError
 from ..scorers.pairwise import PairwiseScorer
 from .full_answers import cancelled_result, stop_cause, write_answers
+from .trace import TraceCandidate, round_record
 
 
 class RankConfig(ComponentConfig):
@@ -69,26 +73,45 @@ class _Comparator:
         return out
 
 
-def rank_full(groups: Sequence[Sequence[Candidate]], cmp: _Comparator) -> list[tuple[int, float]]:
-    """Per group: (winner index, its summed win probability)."""
+def full_wins(groups: Sequence[Sequence[Candidate]], cmp: _Comparator) -> list[list[float]]:
+    """Per group, per answer: its summed both-order win probability against every other answer."""
     pairs = [(g, i, j) for g, cands in enumerate(groups) for i in range(len(cands)) for j in range(i + 1, len(cands))]
     probs = cmp.matches([(groups[g][i], groups[g][j]) for g, i, j in pairs])
     wins = [[0.0] * len(c) for c in groups]
     for (g, i, j), p in zip(pairs, probs, strict=True):
         wins[g][i] += p
         wins[g][j] += 1.0 - p
-    return [max(((i, w) for i, w in enumerate(ws)), key=lambda t: (t[1], -t[0])) for ws in wins]
+    return wins
 
 
-def rank_bubble(groups: Sequence[Sequence[Candidate]], cmp: _Comparator) -> list[tuple[int, float]]:
-    """Per group: (winner index, its last match's win probability), by one pass keeping the best."""
+def _best(wins: Sequence[float]) -> tuple[int, float]:
+    return max(((i, w) for i, w in enumerate(wins)), key=lambda t: (t[1], -t[0]))
+
+
+def rank_full(groups: Sequence[Sequence[Candidate]], cmp: _Comparator) -> list[tuple[int, float]]:
+    """Per group: (winner index, its summed win probability)."""
+    return [_best(ws) for ws in full_wins(groups, cmp)]
+
+
+def bubble_pass(
+    groups: Sequence[Sequence[Candidate]], cmp: _Comparator
+) -> tuple[list[tuple[int, float]], list[list[float]]]:
+    """One pass keeping the best: per group (winner index, its last match's win probability), and
+    per answer its win probability in the last match it played (1.0 for a lone answer)."""
     best = [(0, 1.0) for _ in groups]
+    last = [[1.0] * len(cands) for cands in groups]
     for step in range(1, max((len(g) for g in groups), default=0)):
         live = [g for g, cands in enumerate(groups) if step < len(cands)]
         probs = cmp.matches([(groups[g][best[g][0]], groups[g][step]) for g in live])
         for g, p in zip(live, probs, strict=True):
+            last[g][best[g][0]], last[g][step] = p, 1.0 - p
             best[g] = (step, 1.0 - p) if p < 0.5 else (best[g][0], p)
-    return best
+    return best, last
+
+
+def rank_bubble(groups: Sequence[Sequence[Candidate]], cmp: _Comparator) -> list[tuple[int, float]]:
+    """Per group: (winner index, its last match's win probability), by one pass keeping the best."""
+    return bubble_pass(groups, cmp)[0]
 
 
 class RankAggregator(Aggregator):
@@ -109,8 +132,13 @@ class RankAggregator(Aggregator):
         live = [e for e in range(len(examples)) if not ctx.is_cancelled(e)]
         groups = [[Candidate(examples[e], "", a.member, a.segment) for a in answers[e]] for e in live]
         cmp = _Comparator(ctx.scorer, groups)
-        ranked = (rank_full if cfg.mode == "full" else rank_bubble)(groups, cmp)
+        if cfg.mode == "full":
+            figures = full_wins(groups, cmp)
+            ranked = [_best(ws) for ws in figures]
+        else:
+            ranked, figures = bubble_pass(groups, cmp)
         chosen = dict(zip(live, ranked, strict=True))
+        traces = dict(zip(live, figures, strict=True))
         results = []
         for e, ex in enumerate(examples):
             generated = sum(len(a.segment.token_ids) for a in answers[e])
@@ -125,5 +153,7 @@ class RankAggregator(Aggregator):
                 ex.id, seg.text, seg.finish_reason,
                 attribution=[Attribution(best.member, 0, seg.text, len(seg.token_ids), score)],
                 usage=Usage(prompt_tokens[e], len(seg.token_ids), generated), rounds=1, stop_cause=stop_cause(seg),
+                summary={"trace": [round_record(0, [TraceCandidate(a.member, a.segment.text, f, {"sample": a.sample})
+                                                    for a, f in zip(answers[e], traces[e], strict=True)], i)]},
             ))
         return results

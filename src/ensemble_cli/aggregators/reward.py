@@ -19,6 +19,9 @@ passed over in favour of the best candidate that does not repeat it; if every ca
 stop``) instead of looping until the token budget is gone.
 
 Ties go to the member listed first in the recipe.
+
+Every round's candidates and their scores go to the trace (``summary.trace``, see
+``aggregators.trace``); with resamples, the candidates of every attempt, each with its ``attempt``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pydantic import Field
 from ..core.components import Aggregator, Candidate, EnsembleContext
 from ..core.types import Example, Result, Segment
 from .rounds import Pick, RoundsConfig, RowState, SegmentRounds, Stop
+from .trace import TraceCandidate
 
 
 class RewardConfig(RoundsConfig):
@@ -68,6 +72,7 @@ class RewardAggregator(Aggregator):
         attempts = 1 + (cfg.max_retries if retry else 0)
         best: dict[int, _Best] = {}
         picks: dict[int, Pick | Stop] = {}
+        tried: dict[int, list[TraceCandidate]] = {row: [] for row in rows}  #: the trace, attempt by attempt
         pending = list(rows)
         for attempt in range(attempts):
             budgets = [rounds.budget(row) for row in pending]
@@ -82,6 +87,9 @@ class RewardAggregator(Aggregator):
             for k, row in enumerate(pending):
                 segs = [cands[j][row] for j in range(n)]
                 row_scores = scores[k * n : (k + 1) * n]
+                extra = {"attempt": attempt} if attempts > 1 else {}
+                tried[row] += [TraceCandidate(m.name, segs[j].text, row_scores[j], dict(extra))
+                               for j, m in enumerate(rounds.members)]
                 winner = self._pick(rounds.state(row), segs, row_scores)
                 if winner is not None and (row not in best or row_scores[winner] > best[row].score):
                     best[row] = _Best(row_scores[winner], winner, segs[winner], attempt)
@@ -97,11 +105,12 @@ class RewardAggregator(Aggregator):
                     if not (held and b is not None and j == b.writer):
                         rounds.rollback(j, row, segs[j])
                 if b is None:
-                    picks[row] = Stop("repetition")
+                    picks[row] = Stop("repetition", tried[row])
                 else:
                     seg = b.segment
                     picks[row] = Pick(
-                        b.writer, seg.text, len(seg.token_ids), seg.finish_reason, seg.stopped_by, b.score, held
+                        b.writer, seg.text, len(seg.token_ids), seg.finish_reason, seg.stopped_by, b.score, held,
+                        candidates=tried[row], chosen=b.attempt * n + b.writer,
                     )
             pending = again
             if not pending:

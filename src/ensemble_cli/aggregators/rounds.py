@@ -16,7 +16,10 @@ callback (``play``) and this module owns everything else:
 - exact attribution (the attributed texts concatenate to the output), usage counts,
 - streaming (``ctx.emit`` as soon as a segment is final) and cancellation (``ctx.is_cancelled``,
   checked before every round; the partial output is kept),
-- progress (``ctx.progress`` for every example that took part in a round, after the round).
+- progress (``ctx.progress`` for every example that took part in a round, after the round),
+- the per-round trace (``aggregators.trace``): a method that scored candidates hands them over
+  with its ``Pick`` / ``Stop`` (``candidates``, ``chosen``) and the loop records the round in
+  ``summary["trace"]``.
 
 All state is per call (``RowState``), so one aggregator instance can serve concurrent requests.
 
@@ -28,12 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import Field
 
 from ..core.components import ComponentConfig, EnsembleContext, Member
 from ..core.sessions import SessionBatch
 from ..core.types import Attribution, Example, FinishReason, Result, Segment, Usage
+from .trace import TraceCandidate, round_record
 
 
 class RoundsConfig(ComponentConfig):
@@ -58,6 +63,7 @@ class RowState:
     generated: int = 0  #: every token sampled for this example, rejected ones included
     prompt_tokens: int = 0
     stage: int = 0  #: a method's own position (``progressive``: the member writing now)
+    trace: list[dict[str, Any]] = field(default_factory=list)  #: ``aggregators.trace`` records, per round
 
     def result(self) -> Result:
         return Result(
@@ -68,6 +74,7 @@ class RowState:
             usage=Usage(self.prompt_tokens, self.tokens, self.generated),
             rounds=self.rounds,
             stop_cause=self.cause or "max_rounds",
+            summary={"trace": self.trace} if self.trace else {},
         )
 
 
@@ -86,6 +93,9 @@ class Pick:
     stopped_by: str | None = None
     score: float | None = None
     held: bool = True
+    #: every candidate the method scored for this round (for the trace); ``chosen`` indexes the kept one
+    candidates: list[TraceCandidate] | None = None
+    chosen: int | None = None
 
 
 @dataclass
@@ -93,6 +103,7 @@ class Stop:
     """The example ends this round without new text (``cause``: e.g. ``repetition``)."""
 
     cause: str
+    candidates: list[TraceCandidate] | None = None  #: what was scored and passed over (for the trace)
 
 
 #: ``play(rounds, rnd, rows)`` → for every session row in ``rows``, its ``Pick`` or ``Stop``.
@@ -180,6 +191,10 @@ class SegmentRounds:
                 st = self.state(row)
                 st.rounds = rnd + 1
                 pick = picks[row]
+                if pick.candidates is not None:
+                    chosen = pick.chosen if isinstance(pick, Pick) else None
+                    stop = pick.cause if isinstance(pick, Stop) else None
+                    st.trace.append(round_record(rnd, pick.candidates, chosen, stop))
                 if isinstance(pick, Stop):
                     st.finish, st.cause = "stop", pick.cause
                     continue

@@ -44,17 +44,21 @@ def serve(
         list[str] | None,
         typer.Option(help="With --ui: a bench folder (ensemble bench --output-dir) to view; repeatable."),
     ] = None,
+    recipes: Annotated[
+        str | None,
+        typer.Option(help="With --ui: a folder of recipes the playground may run (those whose models are loaded)."),
+    ] = None,
 ) -> None:
     """Serve a recipe as an OpenAI-compatible API (/v1/completions, /v1/chat/completions, ...)."""
-    if (votes or bench) and not ui:
-        raise UsageError("--votes and --bench belong to the web UI: add --ui")
+    if (votes or bench or recipes) and not ui:
+        raise UsageError("--votes, --bench and --recipes belong to the web UI: add --ui")
     start(recipe, host=host, port=port, api_key=api_key, max_batch=max_batch, max_queue=max_queue,
-          max_tokens_cap=max_tokens_cap, overrides=overrides, ui=ui, votes=votes, bench=bench)
+          max_tokens_cap=max_tokens_cap, overrides=overrides, ui=ui, votes=votes, bench=bench, recipes=recipes)
 
 
 def start(recipe: str, *, host: str, port: int, api_key: str | None, max_batch: int, max_queue: int,
           max_tokens_cap: int | None, overrides: list[str] | None, ui: bool, votes: str | None = None,
-          bench: list[str] | None = None) -> None:
+          bench: list[str] | None = None, recipes: str | None = None) -> None:
     """Validate the recipe, check the extras, then run the server (shared by ``serve`` and ``ui``)."""
     from ..recipe import load_recipe  # imported late: keeps `ensemble --help` fast
 
@@ -62,6 +66,8 @@ def start(recipe: str, *, host: str, port: int, api_key: str | None, max_batch: 
     for folder in bench or []:
         if not (Path(folder) / "bench.json").is_file():
             raise UsageError(f"--bench {folder}: not a finished bench folder (no bench.json)")
+    if recipes is not None and not Path(recipes).is_dir():
+        raise UsageError(f"--recipes {recipes}: not a folder")
     try:
         from ..server.runner import serve as run_server  # fastapi/uvicorn/torch only when serving
     except ModuleNotFoundError as exc:
@@ -75,7 +81,8 @@ def start(recipe: str, *, host: str, port: int, api_key: str | None, max_batch: 
     if ui:
         from ..ui.app import UIOptions
 
-        options = UIOptions(votes=Path(votes) if votes else None, benches=[Path(b) for b in bench or []])
+        options = UIOptions(votes=Path(votes) if votes else None, benches=[Path(b) for b in bench or []],
+                            recipes=Path(recipes) if recipes else None)
     run_server(
         resolved,
         host=host,

@@ -32,6 +32,9 @@ def ui(
     bench: Annotated[
         list[str] | None, typer.Option(help="A bench folder (ensemble bench --output-dir) to view; repeatable.")
     ] = None,
+    recipes: Annotated[
+        str | None, typer.Option(help="A folder of recipes the playground may run (those whose models are loaded).")
+    ] = None,
     max_tokens_cap: Annotated[
         int | None, typer.Option(min=1, help="Refuse requests asking for more max_tokens (400).")
     ] = None,
@@ -45,4 +48,4 @@ def ui(
         recipe = str(_QUICKSTART)
     typer.echo(f"http://{host}:{port}/ui")
     start(recipe, host=host, port=port, api_key=api_key, max_batch=8, max_queue=256,
-          max_tokens_cap=max_tokens_cap, overrides=None, ui=True, votes=votes, bench=bench)
+          max_tokens_cap=max_tokens_cap, overrides=None, ui=True, votes=votes, bench=bench, recipes=recipes)

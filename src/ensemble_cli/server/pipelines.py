@@ -7,6 +7,12 @@ the result is validated exactly like a recipe (``RecipeError`` → 400 naming th
 name models (keys such as ``model`` or ``*_path`` are refused): the server only runs weights its
 operator chose. Built pipelines are cached (bounded); they share the process's ModelPool, so no
 weights are ever loaded twice.
+
+``model`` may also name an *extra* recipe added with ``add`` (the web UI's recipe folder and its
+builder's "try it", ``ensemble_cli.ui.recipes``): the caller checks first that such a recipe only
+uses models this server has loaded; here it is served like the main one (same engine, queue,
+caps and key), under its own name. Extras are kept by name (a newer recipe of that name replaces
+the older), at most ``MAX_EXTRA``, the oldest dropped first.
 """
 
 from __future__ import annotations
@@ -24,19 +30,21 @@ from .schemas import EnsembleOverride
 
 _MODEL_KEYS = ("model", "models", "path", "pretrained", "checkpoint")
 MAX_PIPELINES = 32
+MAX_EXTRA = 32
 
 
-def _model_keys(value: Any, path: str) -> list[str]:
+def model_keys(value: Any, path: str) -> list[str]:
+    """Dotted paths of the keys in ``value`` that name a model or a path (what a request may not set)."""
     found = []
     if isinstance(value, dict):
         for key, sub in value.items():
             k = str(key).lower()
             if k in _MODEL_KEYS or k.endswith(("_model", "_path", "_models")):
                 found.append(f"{path}.{key}")
-            found += _model_keys(sub, f"{path}.{key}")
+            found += model_keys(sub, f"{path}.{key}")
     elif isinstance(value, list):
         for i, sub in enumerate(value):
-            found += _model_keys(sub, f"{path}.{i}")
+            found += model_keys(sub, f"{path}.{i}")
     return found
 
 
@@ -49,43 +57,59 @@ class Pipelines:
         self.recipe: ResolvedRecipe = base.resolved
         self.members = [m.name for m in base.members]
         self._cache: OrderedDict[str, Pipeline] = OrderedDict()
+        self._extra: OrderedDict[str, ResolvedRecipe] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
     def model_names(self) -> list[str]:
         return [self.recipe.name, *[m for m in self.members if m != self.recipe.name]]
 
+    def add(self, resolved: ResolvedRecipe) -> None:
+        """Serve ``resolved`` under its name as well (its models must be loaded: the caller's check)."""
+        if resolved.name in self.model_names:
+            raise ValueError(f"recipe name {resolved.name!r} is taken by the served recipe or a member")
+        with self._lock:
+            self._extra[resolved.name] = resolved
+            self._extra.move_to_end(resolved.name)
+            while len(self._extra) > MAX_EXTRA:
+                self._extra.popitem(last=False)
+
+    def extra(self, name: str) -> ResolvedRecipe | None:
+        with self._lock:
+            return self._extra.get(name)
+
     def get(self, model: str | None, override: EnsembleOverride | None) -> tuple[str, Pipeline]:
         """``(key, pipeline)`` for a request; raises ``APIError`` 404 / 400."""
         name = model or self.recipe.name
-        if name not in self.model_names:
+        extra = self.extra(name) if name not in self.model_names else None
+        if name not in self.model_names and extra is None:
             known = ", ".join(repr(m) for m in self.model_names)
             raise APIError(404, f"model {name!r} does not exist; this server has {known}", param="model",
                            code="model_not_found")
         spec = override.model_dump(exclude_none=True) if override is not None else {}
         if name == self.recipe.name and not spec:
             return name, self.base
-        key = json.dumps([name, spec], sort_keys=True, default=str)
+        key = json.dumps([name, extra.hash if extra is not None else None, spec], sort_keys=True, default=str)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return key, self._cache[key]
-        pipeline = self._build(name, spec)
+        pipeline = self._build(name, spec, extra)
         with self._lock:
             self._cache[key] = pipeline
             while len(self._cache) > MAX_PIPELINES:
                 self._cache.popitem(last=False)
         return key, pipeline
 
-    def _build(self, name: str, spec: dict[str, Any]) -> Pipeline:
-        data = self.recipe.as_dict()
-        if name != self.recipe.name:  # one member alone
+    def _build(self, name: str, spec: dict[str, Any], extra: ResolvedRecipe | None = None) -> Pipeline:
+        data = (extra or self.recipe).as_dict()
+        if extra is None and name != self.recipe.name:  # one member alone
             data["name"] = name
             data["models"] = [m for m in data["models"] if m["name"] == name]
             data["selector"] = {"type": "all"}
             data["aggregator"] = {"type": "single"}
             data["scorer"] = None
-        bad = _model_keys(spec, "ensemble")
+        bad = model_keys(spec, "ensemble")
         if bad:
             raise APIError(400, f"{bad[0]}: models cannot be chosen per request; name them in the recipe",
                            param=bad[0])

@@ -83,6 +83,7 @@ def ensemble_info(plan: Plan, results: Sequence[Result]) -> EnsembleInfo:
                 rounds=r.rounds,
                 stop_cause=r.stop_cause,
                 generated_tokens=r.usage.generated_tokens,
+                trace=r.summary.get("trace"),
             )
             for i, r in enumerate(results)
         ],

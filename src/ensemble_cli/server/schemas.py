@@ -172,6 +172,25 @@ class AttributionOut(BaseModel):
     score: float | None = None
 
 
+class TraceCandidateOut(BaseModel):
+    """One candidate of a round: its writer, first 200 characters, full length, score, whether kept."""
+
+    model_config = ConfigDict(extra="allow")  # method-specific keys: attempt, sample, answer
+    model: str
+    text: str
+    chars: int
+    score: float | None
+    chosen: bool
+
+
+class RoundTraceOut(BaseModel):
+    """A round of ``aggregators.trace``: every candidate scored, exactly one chosen unless ``stop``."""
+
+    round: int
+    candidates: list[TraceCandidateOut]
+    stop: str | None = None
+
+
 class EnsembleChoice(BaseModel):
     index: int
     selected_models: list[str]
@@ -179,6 +198,8 @@ class EnsembleChoice(BaseModel):
     rounds: int
     stop_cause: str | None
     generated_tokens: int
+    trace: list[RoundTraceOut] | None = Field(
+        None, description="per round, the candidates the method scored and the one it kept (null: it scores none)")
 
 
 class EnsembleInfo(BaseModel):

@@ -3,8 +3,11 @@
 The page itself generates through the public API (``POST /v1/chat/completions`` with ``stream``)
 and reads ``/status``, so generation shares the engine's queue, batching, caps and key check with
 every other client; the routes here serve only what the API does not have: the page and its
-assets, the recipe builder's schemas and validation, blind votes and bench folders. Every one of
-them sits behind the server's key check (``server.app``); only ``/ui/login`` is open.
+assets, the recipe builder's schemas and validation, blind votes, bench folders, and the other
+recipes the playground may run (``--recipes DIR`` and the builder's "try it": ``ui.recipes``
+checks them and adds them to the server's pipelines, after which they are generated through the
+same ``/v1/chat/completions``). Every one of them sits behind the server's key check
+(``server.app``); only ``/ui/login`` is open.
 """
 
 from __future__ import annotations
@@ -36,6 +39,15 @@ class UIOptions:
 
     votes: Path | None = None
     benches: list[Path] = field(default_factory=list)
+    recipes: Path | None = None  #: a folder of recipes the playground may pick from
+
+
+class UseRecipe(BaseModel):
+    """A recipe for the playground: a file of the ``--recipes`` folder, or YAML from the builder."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str | None = None
+    yaml: str | None = None
 
 
 class BuilderRequest(BaseModel):
@@ -94,6 +106,7 @@ def mount_ui(app: FastAPI, state: ServerState, options: UIOptions) -> None:
             "auth": bool(state.api_key),
             "votes": options.votes is not None,
             "benches": [str(p) for p in options.benches],
+            "recipes_folder": str(options.recipes) if options.recipes else None,
             "recipe_form": resolved.as_dict(),  #: the builder starts from the served recipe
         }
 
@@ -112,6 +125,48 @@ def mount_ui(app: FastAPI, state: ServerState, options: UIOptions) -> None:
         if req.form is None:
             raise bad_request("give 'form' or 'yaml'", "form")
         return await run_in_threadpool(check_recipe, form_to_recipe(req.form), registry)
+
+    @app.get("/ui/api/recipes", summary="The --recipes folder: each recipe, runnable here or why not")
+    async def recipes() -> dict[str, Any]:
+        from .recipes import folder_recipes
+
+        if options.recipes is None:
+            return {"folder": None, "recipes": []}
+        found = await run_in_threadpool(folder_recipes, options.recipes, registry, state.pipelines)
+        return {"folder": str(options.recipes), "recipes": found}
+
+    @app.post("/ui/api/recipes/use", summary="Serve a folder recipe (or the builder's YAML) by its name")
+    async def use_recipe(req: UseRecipe) -> dict[str, Any]:
+        from ..recipe import load_recipe_data, parse_recipe_text
+        from .recipes import check_recipe_data, use
+
+        if (req.file is None) == (req.yaml is None):
+            raise bad_request("give 'file' (a recipe of the --recipes folder) or 'yaml'", "file")
+        if req.file is not None:
+            folder = options.recipes
+            path = folder / req.file if folder is not None else None
+            if path is None or Path(req.file).name != req.file or path.suffix not in (".yaml", ".yml") \
+                    or not path.is_file():
+                raise APIError(404, f"no recipe file {req.file!r} in the recipes folder", param="file",
+                               code="not_found")
+            source, read = str(path), lambda: load_recipe_data(path)
+        else:
+            text = req.yaml or ""
+            source, read = "builder", lambda: parse_recipe_text(text, "builder")
+
+        def check() -> tuple[Any, str | None]:
+            try:
+                data = read()
+            except EnsembleError as exc:
+                return None, f"invalid: {exc}"
+            return check_recipe_data(data, registry, state.pipelines, source)
+
+        resolved, reason = await run_in_threadpool(check)
+        if reason is not None or resolved is None:
+            raise APIError(400, f"{source}: {reason}", param="file" if req.file is not None else "yaml",
+                           code="recipe_unavailable")
+        out = use(resolved, state.pipelines)
+        return {**out, "colours": member_colours(out["members"])}
 
     @app.post("/ui/api/vote", summary="Append a blind side-by-side vote to the --votes file")
     async def vote(req: Vote) -> dict[str, Any]:
@@ -134,6 +189,15 @@ def mount_ui(app: FastAPI, state: ServerState, options: UIOptions) -> None:
         except EnsembleError as exc:
             raise APIError(400, str(exc), code="bad_bench") from None
         return _finite(doc)
+
+    @app.get("/ui/api/bench/{index}/plot/{name}", summary="A PNG figure of a --bench folder (e.g. report.png)")
+    async def bench_plot(index: int, name: str) -> FileResponse:
+        from .bench_view import plot_path
+
+        path = plot_path(options.benches[index], name) if 0 <= index < len(options.benches) else None
+        if path is None:
+            raise APIError(404, f"no figure {name!r} in bench folder #{index}", code="not_found")
+        return FileResponse(path, media_type="image/png")
 
 
 def _finite(value: Any) -> Any:

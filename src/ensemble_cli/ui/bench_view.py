@@ -4,7 +4,12 @@ The figures are ``bench summary``'s (``evaluation.results.result_row``: accuraci
 intervals, lift with its paired interval, McNemar, cost ratios, output shares) plus the per-system
 costs of ``Comparison``; per problem, each system's extracted answer, verdict and output, so a
 click in the page shows them side by side. Nothing is re-run: the records are re-graded as
-``bench summary`` does.
+``bench summary`` does. ``plots`` names the PNG figures in the folder (``report.png`` from
+``ensemble bench``, a ``bench plot`` frontier saved there), which ``plot_path`` serves.
+
+A ``bench.json`` opened on its own (the page's upload, when the records files are not at hand) is
+read in the browser: its stored comparison gives the table, and the page says that the per-problem
+view and the re-graded intervals need the folder.
 """
 
 from __future__ import annotations
@@ -43,7 +48,19 @@ def bench_document(folder: str | Path) -> dict[str, Any]:
         "summary": result_row(bench).to_dict(),
         "comparison": bench.comparison.to_dict(),
         "problems": problems,
+        "plots": plots(folder),
     }
 
 
-__all__ = ["bench_document"]
+def plots(folder: str | Path) -> list[str]:
+    """The PNG figures directly in ``folder``, ``report.png`` first."""
+    names = sorted(p.name for p in Path(folder).glob("*.png") if p.is_file())
+    return sorted(names, key=lambda n: n != "report.png")
+
+
+def plot_path(folder: str | Path, name: str) -> Path | None:
+    """The figure ``name`` of ``folder`` (a plain file name listed by ``plots``), else ``None``."""
+    return Path(folder) / name if name in plots(folder) else None
+
+
+__all__ = ["bench_document", "plot_path", "plots"]

@@ -23,22 +23,35 @@ async function api(path, body) {
   return data;
 }
 
-// -- spans (mirrors ui/spans.py: merge_pieces, attribution_spans) ----------------------------
+// -- spans (mirrors ui/spans.py: members_of, agreeing, merge_pieces, attribution_spans) ------
+const membersOf = (model) => (model || "").split("+").filter(Boolean);
+function agreeing(record) {
+  if (!record) return [];
+  const cands = record.candidates || [];
+  const chosen = cands.find((c) => c.chosen);
+  if (!chosen) return [];
+  const same = (c) => (c.answer != null && chosen.answer != null ? c.answer === chosen.answer
+    : c.text === chosen.text && c.chars === chosen.chars);
+  const out = [chosen.model];
+  for (const c of cands) if (c !== chosen && same(c) && !out.includes(c.model)) out.push(c.model);
+  return out;
+}
 function mergePieces(pieces) {
   const out = [];
   for (const [text, model] of pieces) {
     if (!text) continue;
     if (out.length && out[out.length - 1].model === model) out[out.length - 1].text += text;
-    else out.push({ text, model, details: [] });
+    else out.push({ text, model, details: [], models: membersOf(model) });
   }
   return out;
 }
-function attributionSpans(output, attribution) {
+function attributionSpans(output, attribution, trace) {
+  const rounds = new Map((trace || []).filter((r) => !r.stop).map((r) => [r.round, r]));
   const out = [];
-  const add = (text, model, detail) => {
+  const add = (text, model, detail, models) => {
     const last = out[out.length - 1];
-    if (last && last.model === model) { last.text += text; if (detail) last.details.push(detail); }
-    else out.push({ text, model, details: detail ? [detail] : [] });
+    if (last && last.model === model && last.models.join("+") === models.join("+")) { last.text += text; if (detail) last.details.push(detail); }
+    else out.push({ text, model, details: detail ? [detail] : [], models });
   };
   let at = 0;
   for (const seg of attribution || []) {
@@ -46,28 +59,63 @@ function attributionSpans(output, attribution) {
     if (!text) continue;
     const found = output.indexOf(text, at);
     if (found < 0) continue;
-    if (found > at) add(output.slice(at, found), null, null);
-    add(text, seg.model ?? null, { round: seg.round, score: seg.score, tokens: seg.tokens });
+    if (found > at) add(output.slice(at, found), null, null, []);
+    const detail = { round: seg.round, score: seg.score, tokens: seg.tokens };
+    const record = rounds.get(seg.round);
+    let models = membersOf(seg.model);
+    if (record) { detail.candidates = record.candidates || []; const agree = agreeing(record); if (agree.length) models = agree; }
+    if (models.length > 1) detail.agree = models;
+    add(text, seg.model ?? null, detail, models);
     at = found + text.length;
   }
-  if (at < output.length) add(output.slice(at), null, null);
+  if (at < output.length) add(output.slice(at), null, null, []);
   return out;
 }
-const colour = (model) => (model && INFO.colours[model]) || "#dddddd";
+let COLOURS = null;  // the colours of the recipe the playground runs now (a folder/builder recipe has its own)
+const colour = (model) => (model && ((COLOURS || INFO.colours)[model] || INFO.colours[model])) || "#dddddd";
+// several members produced the piece: stripes of all their colours
+function background(s) {
+  const models = s.models && s.models.length ? s.models : [s.model];
+  if (models.length < 2) return `background:${colour(models[0])}`;
+  const w = 6, stops = models.map((m, i) => `${colour(m)} ${i * w}px ${(i + 1) * w}px`).join(", ");
+  return `background:repeating-linear-gradient(135deg, ${stops})`;
+}
 
 function renderSpans(box, spans, onPick) {
   box.replaceChildren(...spans.map((s) => {
-    const title = s.model ? `${s.model}${s.details.length ? " · " + s.details.map(detailText).join(" | ") : ""}` : "not attributed";
+    const who = s.models && s.models.length > 1 ? `agreed: ${s.models.join(", ")}` : s.model;
+    const title = s.model ? `${who}${s.details.length ? " · " + s.details.map(detailText).join(" | ") : ""}` : "not attributed";
     const blank = /^\s+$/.test(s.text) ? " ws" : "";  // a whitespace-only piece still shows its colour
-    const span = el("span", { class: "piece" + (s.model ? "" : " unknown") + blank, "data-model": s.model || "", tabindex: 0,
-      title, style: `background:${colour(s.model)}`, text: s.text });
+    const agreed = s.models && s.models.length > 1 ? " agree" : "";
+    const span = el("span", { class: "piece" + (s.model ? "" : " unknown") + blank + agreed, "data-model": s.model || "",
+      "data-models": (s.models || []).join(" "), tabindex: 0, title, style: background(s), text: s.text });
     const pick = () => onPick && onPick(s);
     span.addEventListener("click", pick);
     span.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); } });
     return span;
   }));
 }
-const detailText = (d) => `round ${d.round}` + (d.score === null || d.score === undefined ? "" : `, score ${Number(d.score).toFixed(3)}`) + (d.tokens ? `, ${d.tokens} tok` : "");
+const fmt = (x) => (x === null || x === undefined ? "–" : Number(x).toFixed(3));
+const detailText = (d) => `round ${d.round}` + (d.score === null || d.score === undefined ? "" : `, score ${fmt(d.score)}`) + (d.tokens ? `, ${d.tokens} tok` : "") +
+  (d.candidates ? `, ${d.candidates.length - 1} rejected` : "");
+// the click/Enter view of a piece: per round its score and every candidate of that round with its score
+function pieceDetails(s) {
+  if (!s.model) return [el("p", { text: "not attributed by the aggregator" })];
+  const head = el("p", { class: "piece-who" }, el("strong", { text: s.models && s.models.length > 1 ? `${s.models.join(" + ")} (agreed)` : s.model }));
+  const rounds = s.details.map((d) => {
+    const box = el("div", { class: "round", "data-round": d.round },
+      el("div", { text: `round ${d.round} · score ${fmt(d.score)}` + (d.tokens ? ` · ${d.tokens} tokens` : "") + (d.agree ? ` · agreed: ${d.agree.join(", ")}` : "") }));
+    if (d.candidates) {
+      const rows = d.candidates.map((c) => el("tr", { class: c.chosen ? "chosen" : "rejected", "data-model": c.model, "data-score": c.score ?? "" },
+        el("td", {}, el("span", { class: "swatch", style: `background:${colour(c.model)}` }), ` ${c.model}` + (c.sample !== undefined ? ` #${c.sample}` : "") + (c.attempt !== undefined ? ` (try ${c.attempt + 1})` : "")),
+        el("td", { text: fmt(c.score) }), el("td", { text: c.chosen ? "chosen" : "rejected" }),
+        el("td", { class: "cand-text", text: JSON.stringify(c.text).slice(1, -1) + (c.chars > c.text.length ? ` … (${c.chars} chars)` : "") + (c.answer != null ? `  → answer ${c.answer}` : "") })));
+      box.append(el("table", { class: "candidates" }, el("tr", {}, ...["member", "score", "", "text (first 200 chars)"].map((h) => el("th", { text: h }))), ...rows));
+    } else box.append(el("div", { class: "muted", text: "this method scores no candidates (nothing was rejected)" }));
+    return box;
+  });
+  return [head, ...(rounds.length ? rounds : [el("p", { class: "muted", text: "no round details yet (they arrive with the last chunk)" })])];
+}
 
 // -- streaming ----------------------------------------------------------------------------------
 async function streamChat(body, onPiece, signal) {
@@ -143,8 +191,22 @@ function playRequest() {
   return body;
 }
 
+// a folder or builder recipe: the server checks it runs on the loaded models and serves it by name
+async function prepareModel(body) {
+  const option = $("play-model").selectedOptions[0];
+  if (!option || (!option.dataset.file && !option.dataset.yaml)) { COLOURS = null; setLegend(INFO.members); return body; }
+  const used = await api("/ui/api/recipes/use", option.dataset.file ? { file: option.dataset.file } : { yaml: option.dataset.yaml });
+  COLOURS = used.colours;
+  setLegend(used.members);
+  return { ...body, model: used.model };
+}
+function setLegend(members) {
+  $("legend").replaceChildren(...members.map((m) => el("span", { style: `background:${colour(m)}`, text: m })),
+    members.length > 1 ? el("span", { class: "agree", style: background({ models: members }), text: "stripes: members agreed" }) : null);
+}
+
 async function send() {
-  const body = playRequest();
+  let body = playRequest();
   const answer = $("answer");
   const pieces = [];
   $("details").textContent = "";
@@ -154,11 +216,11 @@ async function send() {
   controller = new AbortController();
   const t0 = performance.now();
   let firstAt = null;
-  const showDetails = (s) => {
-    $("details").textContent = s.model
-      ? `${s.model}: ${s.details.length ? s.details.map(detailText).join("; ") : "(no round details)"} — the events carry no rejected candidates`
-      : "not attributed by the aggregator";
-  };
+  try { body = await prepareModel(body); } catch (err) {
+    answer.dataset.state = "error"; $("details").className = "details error"; $("details").textContent = `error: ${err.message}`;
+    $("send").disabled = false; $("stop").disabled = true; return;
+  }
+  const showDetails = (s) => { $("details").className = "details"; $("details").replaceChildren(...pieceDetails(s)); };
   try {
     const result = await streamChat(body, (text, model) => {
       if (firstAt === null) firstAt = performance.now();
@@ -166,7 +228,7 @@ async function send() {
       renderSpans(answer, mergePieces(pieces), showDetails);
     }, controller.signal);
     const choice = result.ensemble && result.ensemble.choices && result.ensemble.choices[0];
-    const final = choice ? attributionSpans(result.output, choice.attribution) : [];
+    const final = choice ? attributionSpans(result.output, choice.attribution, choice.trace) : [];
     const attributed = final.some((s) => s.model);
     renderSpans(answer, attributed ? final : mergePieces(pieces), showDetails);
     answer.dataset.output = result.output;
@@ -220,14 +282,35 @@ function snippet(kind) {
   if (navigator.clipboard) navigator.clipboard.writeText(text).catch(() => {});
 }
 
+async function loadFolderRecipes() {
+  if (!INFO.recipes_folder) return;
+  const { recipes } = await api("/ui/api/recipes");
+  const group = el("optgroup", { label: `recipes in ${INFO.recipes_folder}`, id: "folder-recipes" });
+  for (const r of recipes) {
+    const why = r.reason && r.reason.length > 70 ? r.reason.slice(0, 69) + "…" : r.reason;  // in full in the title
+    const label = r.ok ? `${r.name} (${r.aggregator}: ${r.members.join(", ")})` : `${r.name || r.file} — unavailable: ${why}`;
+    group.append(el("option", { value: r.name || r.file, "data-file": r.file, disabled: !r.ok, title: r.reason || r.file, text: label }));
+  }
+  $("play-model").append(group);
+}
+// the builder's "try it": the built recipe becomes a choice of the playground (its YAML is sent again on each use)
+function addTried(name, yaml) {
+  let group = $("tried-recipes");
+  if (!group) { group = el("optgroup", { label: "from the recipe builder", id: "tried-recipes" }); $("play-model").append(group); }
+  for (const o of [...group.children]) if (o.value === name) o.remove();
+  group.append(el("option", { value: name, "data-yaml": yaml, text: `${name} (built)` }));
+  $("play-model").value = name;
+}
+
 function setupPlayground() {
   const select = $("play-model");
   for (const name of INFO.models) select.append(el("option", { value: name, text: name === INFO.recipe ? `${name} (ensemble)` : `${name} (member alone)` }));
+  loadFolderRecipes().catch((err) => { $("global-error").textContent = `recipes folder: ${err.message}`; });
   $("play-max-tokens").value = INFO.generation.max_tokens;
   if (INFO.max_tokens_cap) $("play-max-tokens").max = INFO.max_tokens_cap;
   $("play-temperature").value = INFO.generation.temperature;
   if (INFO.generation.seed !== null) $("play-seed").value = INFO.generation.seed;
-  $("legend").replaceChildren(...INFO.members.map((m) => el("span", { style: `background:${colour(m)}`, text: m })));
+  setLegend(INFO.members);
   $("send").addEventListener("click", send);
   $("stop").addEventListener("click", () => controller && controller.abort());
   $("prompt").addEventListener("keydown", (e) => { if (e.key === "Enter" && e.ctrlKey) { e.preventDefault(); send(); } });
@@ -450,6 +533,15 @@ async function setupBuilder() {
   renderBuilder();
   refresh();
   $("yaml").addEventListener("input", refreshFromYaml);
+  $("try-it").addEventListener("click", async () => {
+    try {
+      const used = await api("/ui/api/recipes/use", { yaml: $("yaml").value });
+      addTried(used.model, $("yaml").value);
+      $("try-status").textContent = "";
+      $("tab-play").click();
+      $("prompt").focus();
+    } catch (err) { $("try-status").textContent = `cannot try it here: ${err.message}`; }
+  });
   $("download").addEventListener("click", () => {
     const link = el("a", { href: URL.createObjectURL(new Blob([$("yaml").value], { type: "application/yaml" })), download: `${FORM.name || "recipe"}.yaml` });
     document.body.append(link); link.click(); link.remove();
@@ -465,7 +557,11 @@ async function openBench() {
   $("bench-summary").textContent = "loading…";
   try {
     const doc = await api(`/ui/api/bench/${index}`);
+    $("bench-note").textContent = "";
     renderBench(doc);
+    $("bench-plots").replaceChildren(...(doc.plots || []).map((name) => el("figure", {},
+      el("img", { src: `/ui/api/bench/${index}/plot/${encodeURIComponent(name)}`, alt: `${name} of ${doc.folder}`, "data-plot": name }),
+      el("figcaption", { class: "muted", text: name }))));
   } catch (err) { $("bench-summary").replaceChildren(el("p", { class: "error", text: err.message })); }
 }
 
@@ -504,7 +600,32 @@ function renderBench(doc) {
     el("tr", {}, ...["id", "prompt", "reference", ...systems].map((h) => el("th", { text: h }))), ...prows));
 }
 
+// a bench.json alone (its records files are elsewhere): the stored comparison as the table, nothing more
+function benchFromJson(bench, file) {
+  if (!bench || !Array.isArray(bench.members) || !bench.ensemble || !bench.ensemble.name) throw new Error(`${file} is not a bench.json (no members / ensemble)`);
+  return {
+    folder: file, ensemble: bench.ensemble.name, members: bench.members.map((m) => m.name), problems: [], plots: [],
+    comparison: { ...bench, attributed_share: bench.attributed_share || {} },
+    summary: { recipe: bench.recipe, problems: bench.problems ?? bench.compared, lift: bench.lift, best_member: bench.best_member,
+      mcnemar: bench.mcnemar || {}, oracle: bench.oracle || {} },
+  };
+}
+async function uploadBench() {
+  const file = $("bench-upload").files[0];
+  if (!file) return;
+  try {
+    const doc = benchFromJson(JSON.parse(await file.text()), file.name);
+    renderBench(doc);
+    $("bench-plots").replaceChildren();
+    $("bench-detail").replaceChildren();
+    $("bench-problems").replaceChildren();
+    $("bench-note").textContent = `${file.name} alone: the table as the bench stored it. Its records files are not here, so there is no ` +
+      "per-problem view, no intervals re-computed from the records and no plots: start the server with --bench FOLDER for those.";
+  } catch (err) { $("bench-summary").replaceChildren(el("p", { class: "error", text: `cannot read ${file.name}: ${err.message}` })); }
+}
+
 function setupBench() {
+  $("bench-upload").addEventListener("change", uploadBench);
   const select = $("bench-folder");
   INFO.benches.forEach((b, i) => select.append(el("option", { value: i, text: b })));
   $("bench-none").hidden = INFO.benches.length > 0;
