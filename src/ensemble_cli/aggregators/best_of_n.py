@@ -133,35 +133,40 @@ class BestOfNAggregator(Aggregator):
                 ex.id, seg.text, seg.finish_reason,
                 attribution=[Attribution(best.member, 0, seg.text, len(seg.token_ids), own[chosen])],
                 usage=Usage(prompt_tokens[e], len(seg.token_ids), generated), rounds=1, stop_cause=stop_cause(seg),
-                summary=({"candidates": candidate_records(pools[e], own, chosen),
-                          "trace": [candidate_trace(pools[e], own, chosen)]} if cfg.record_candidates else {}),
+                summary=_summary(pools[e], own, chosen) if cfg.record_candidates else {},
             ))
         return results
 
 
-def candidate_records(answers: Sequence[Answer], scores: Sequence[float], chosen: int) -> list[dict[str, Any]]:
+def _summary(answers: Sequence[Answer], scores: Sequence[float], chosen: int) -> dict[str, Any]:
+    finals = final_answers(answers)
+    return {"candidates": candidate_records(answers, scores, chosen, finals),
+            "trace": [candidate_trace(answers, scores, chosen, finals)]}
+
+
+def candidate_records(
+    answers: Sequence[Answer], scores: Sequence[float], chosen: int, finals: Sequence[str | None]
+) -> list[dict[str, Any]]:
     """One small dict per sample for the record (no text: the chosen one is the output)."""
-    from ..answers import extract_answer
-
-    out = []
-    for i, (a, score) in enumerate(zip(answers, scores, strict=True)):
-        final = extract_answer(a.segment.text)
-        out.append({
-            "member": a.member, "sample": a.sample, "answer": final.text if final else None,
-            "score": finite(score), "finish_reason": a.segment.finish_reason,
-            "tokens": len(a.segment.token_ids), "mean_logprob": finite(a.segment.mean_logprob),
-            "chosen": i == chosen,
-        })
-    return out
+    return [{
+        "member": a.member, "sample": a.sample, "answer": final, "score": finite(score),
+        "finish_reason": a.segment.finish_reason, "tokens": len(a.segment.token_ids),
+        "mean_logprob": finite(a.segment.mean_logprob), "chosen": i == chosen,
+    } for i, (a, score, final) in enumerate(zip(answers, scores, finals, strict=True))]
 
 
-def candidate_trace(answers: Sequence[Answer], scores: Sequence[float], chosen: int) -> dict[str, Any]:
+def candidate_trace(
+    answers: Sequence[Answer], scores: Sequence[float], chosen: int, finals: Sequence[str | None]
+) -> dict[str, Any]:
     """The choice as the trace's one round: every sample with its (cut) text, score and final answer."""
+    cands = [TraceCandidate(a.member, a.segment.text, score, {"sample": a.sample, "answer": final})
+             for a, score, final in zip(answers, scores, finals, strict=True)]
+    return round_record(0, cands, chosen)
+
+
+def final_answers(answers: Sequence[Answer]) -> list[str | None]:
+    """Each sample's final answer as ``extract_answer`` reads it (the records show it beside the score)."""
     from ..answers import extract_answer
 
-    cands = []
-    for a, score in zip(answers, scores, strict=True):
-        final = extract_answer(a.segment.text)
-        extra = {"sample": a.sample, "answer": final.text if final else None}
-        cands.append(TraceCandidate(a.member, a.segment.text, score, extra))
-    return round_record(0, cands, chosen)
+    found = [extract_answer(a.segment.text) for a in answers]
+    return [f.text if f else None for f in found]
