@@ -177,13 +177,18 @@ class HFSessionBatch(SessionBatch):
 
     @torch.inference_mode()
     @single_threaded_if_invariant
-    def next_logits(self) -> torch.Tensor:
+    def next_logits(self, rows: Sequence[int] | None = None) -> torch.Tensor:
         """Raw next-token logits ``[rows, vocab]`` (model dtype): one forward over every row's pending ids.
 
         Token-level ensembles call this once per step, then ``feed`` the chosen token; rows whose
         stream did not change since the last call recompute their last position (no logits are kept).
+        With ``rows`` (increasing row indices), only those rows run (a sub-batch: a gated ensemble's
+        member that only some rows need) and ``[len(rows), vocab]`` comes back; every other row's ids,
+        text, cache marks and keys/values are left exactly as they were.
         """
-        return self._sync()
+        if rows is None or list(rows) == list(range(len(self.rows))):
+            return self._sync()
+        return self._sync_rows(list(rows))
 
     @torch.inference_mode()
     @single_threaded_if_invariant
@@ -464,6 +469,51 @@ class HFSessionBatch(SessionBatch):
             r.cached += n
         self._compact([t - n for n in lens])
         return logits[:, 0] if counts is None else logits
+
+    def _sync_rows(self, rows: list[int]) -> torch.Tensor:
+        """``_sync`` for a sub-batch: the forward runs over ``rows`` only; the other rows are untouched.
+
+        The sub-batch's keys/values are taken out (``index_select``), brought up to date by the
+        ordinary ``_sync`` (compaction, one right-padded chunk), and written back right-aligned. The
+        untouched rows keep their blocks where they were: when the sub-batch grows the cache wider,
+        they only gain masked left padding, which is what any shorter row in a batch has.
+        """
+        if not rows or sorted(set(rows)) != rows or rows[-1] >= len(self.rows):
+            raise ValueError(f"next_logits rows must be increasing row indices of {len(self.rows)}, got {rows}")
+        everyone, width = self.rows, self.width
+        index = torch.tensor(rows, dtype=torch.long, device=self.device)
+        full = [(layer.keys, layer.values) if getattr(layer, "is_initialized", False) and layer.keys is not None
+                and layer.keys.numel() else None for layer in self.cache.layers]
+        try:
+            self.rows = [everyone[i] for i in rows]
+            for layer, kv in zip(self.cache.layers, full, strict=True):
+                if kv is not None:
+                    layer.keys, layer.values = kv[0].index_select(0, index), kv[1].index_select(0, index)
+            logits = self._sync()
+            sub_width = self.width
+        finally:
+            self.rows = everyone
+        others = [r.occupied for i, r in enumerate(everyone) if i not in set(rows)]
+        new_width = max([sub_width, *others])
+        for n, layer in enumerate(self.cache.layers):
+            sub = (layer.keys, layer.values)
+            old = full[n] if n < len(full) else None
+            merged = []
+            for j in (0, 1):
+                if old is not None and new_width == width:  # fits: write the sub-batch's rows in place
+                    target = old[j]
+                else:
+                    shape = list(sub[j].shape)
+                    shape[0], shape[2] = len(everyone), new_width
+                    target = sub[j].new_zeros(shape)
+                    if old is not None:
+                        k = min(width, new_width)
+                        target[:, :, new_width - k :] = old[j][:, :, width - k :]
+                target[index, :, new_width - sub_width :] = sub[j]
+                merged.append(target)
+            layer.keys, layer.values = merged
+        self.width = new_width
+        return logits
 
     def _decode_step(self, chosen: list[int], active: list[bool]) -> torch.Tensor:
         """Feed one sampled token per row (inactive rows: a masked pad) and return the new logits."""
