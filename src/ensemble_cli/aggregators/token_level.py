@@ -153,6 +153,9 @@ class _Row:
     rounds: int = 0
     draft_len: int = 0
     acceptance: float = 0.5  # running estimate of the share of drafted tokens accepted
+    # mixture mode: draws not written (rejected), steps that fell back to the full merge
+    rejected: int = 0
+    merged: int = 0
 
     @property
     def pending(self) -> bytes:
@@ -276,6 +279,13 @@ class TokenLevelAggregator(Aggregator):
         members = ctx.members
         settings = ctx.settings
         weights = self._weights(members)
+        mixture = getattr(self.config, "mode", "average") == "mixture"
+        if mixture and settings.temperature <= 0.0:
+            raise RecipeError(
+                "generation.temperature: aggregator.params.mode 'mixture' samples (it draws a member by weight, "
+                "then a token from it), so it needs temperature > 0; greedy argmax of the mixture is not the argmax "
+                "of one drawn member: use mode 'average' (the default) for greedy decoding"
+            )
         union = self._union(members)
         primary = [m.name for m in members].index(self.config.primary) if self.config.primary else None
         sessions: list[HFSessionBatch] = [
@@ -291,6 +301,10 @@ class TokenLevelAggregator(Aggregator):
             from .speculative import SpeculativeStepper
 
             stepper: _Stepper = SpeculativeStepper(self, union, members, sessions, weights, primary, settings, ctx)
+        elif mixture:
+            from .mixture import MixtureStepper
+
+            stepper = MixtureStepper(self, union, members, sessions, weights, primary, settings, ctx)
         else:
             stepper = _Stepper(self, union, members, sessions, weights, primary, settings, ctx)
         while rows:
@@ -305,7 +319,7 @@ class TokenLevelAggregator(Aggregator):
                     s.retain(keep)
                 rows = [rows[i] for i in keep]
                 fed = [[f[i] for i in keep] for f in fed]
-        return [_result(st, members, self.config.primary is not None, self.config.speculate is not None)
+        return [_result(st, members, self.config.primary is not None, self.config.speculate is not None, mixture)
                 for st in states]
 
 
@@ -648,7 +662,7 @@ def _emit(ctx: EnsembleContext, st: _Row, settings: GenerationSettings, *, final
     st.emitted = upto
 
 
-def _result(st: _Row, members: Sequence[Member], gate: bool, speculate: bool = False) -> Result:
+def _result(st: _Row, members: Sequence[Member], gate: bool, speculate: bool = False, mixture: bool = False) -> Result:
     steps = max(st.steps, 1)
     summary: dict[str, Any] = {
         "steps": st.steps,
@@ -664,13 +678,15 @@ def _result(st: _Row, members: Sequence[Member], gate: bool, speculate: bool = F
             "acceptance_rate": round(st.accepted / st.drafted, 4) if st.drafted else 0.0,
             "mean_draft": round(st.drafted / st.rounds, 3) if st.rounds else 0.0,
         }
+    if mixture:
+        summary["mixture"] = {"rejected": st.rejected, "merged_steps": st.merged}
     return Result(
         id=st.example.id,
         output=st.text,
         finish_reason=st.finish or "length",  # type: ignore[arg-type]
         attribution=st.attribution,
-        # drafted tokens that never became output were generated too (the cost)
-        usage=Usage(st.prompt_tokens, st.steps, st.steps + st.drafted - st.accepted),
+        # drafted tokens that never became output, and rejected mixture draws, were generated too (the cost)
+        usage=Usage(st.prompt_tokens, st.steps, st.steps + st.drafted - st.accepted + st.rejected),
         rounds=st.steps,
         stop_cause=st.cause or "max_tokens",
         summary=summary,

@@ -361,23 +361,37 @@ class HFSessionBatch(SessionBatch):
         ids = self.tokenizer.encode(sentinel + text, add_special_tokens=False)
         return ids[n:]
 
+    def sample(self, scores: torch.Tensor, rows: Sequence[int], *, temperature: float, top_p: float = 1.0) -> list[int]:
+        """One token per given row, drawn exactly as ``generate`` draws it there: from ``scores[i]`` (the
+        logits of ``rows[i]``, float32) tempered and top-p truncated, with that row's own seeded stream.
+
+        For a token-level ensemble that lets one member write a row's token as it would alone
+        (``mode: mixture``).
+        """
+        if temperature <= 0.0:
+            raise ValueError("sample needs temperature > 0 (greedy is an argmax, not a draw)")
+        return [self._sample_row(scores[i], temperature, top_p, self.rows[r].generator) for i, r in enumerate(rows)]
+
     def _choose(self, scores: torch.Tensor, temperature: float, top_p: float, active: list[bool]) -> list[int]:
         """Greedy argmax, or temperature/top-p sampling from each row's own seeded generator."""
         if temperature <= 0.0:
             return scores.argmax(dim=-1).tolist()
         chosen = [self.pad_id] * scores.shape[0]
         for i, on in enumerate(active):
-            if not on:
-                continue
-            probs = torch.softmax(scores[i] / temperature, dim=-1)
-            if top_p < 1.0:
-                sorted_p, order = probs.sort(descending=True)
-                cum = sorted_p.cumsum(0)
-                keep = cum - sorted_p < top_p
-                keep[0] = True
-                probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_p[keep])
-            chosen[i] = int(torch.multinomial(probs, 1, generator=self.rows[i].generator).item())
+            if on:
+                chosen[i] = self._sample_row(scores[i], temperature, top_p, self.rows[i].generator)
         return chosen
+
+    @staticmethod
+    def _sample_row(scores: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> int:
+        probs = torch.softmax(scores / temperature, dim=-1)
+        if top_p < 1.0:
+            sorted_p, order = probs.sort(descending=True)
+            cum = sorted_p.cumsum(0)
+            keep = cum - sorted_p < top_p
+            keep[0] = True
+            probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_p[keep])
+        return int(torch.multinomial(probs, 1, generator=generator).item())
 
     # -- cache management ------------------------------------------------------
     def _reset_cache(self) -> None:
