@@ -507,7 +507,8 @@ class HFSessionBatch(SessionBatch):
             sub_width = self.width
         finally:
             self.rows = everyone
-        others = [r.occupied for i, r in enumerate(everyone) if i not in set(rows)]
+        chosen = set(rows)
+        others = [r.occupied for i, r in enumerate(everyone) if i not in chosen]
         new_width = max([sub_width, *others])
         for n, layer in enumerate(self.cache.layers):
             sub = (layer.keys, layer.values)
