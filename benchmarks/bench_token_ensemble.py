@@ -7,7 +7,13 @@ process (so a busy machine distorts every column alike):
     steps), greedy, the same number of new tokens at the same batch size;
   * ``union`` and ``topk-union`` through ``Pipeline.run_batch`` with the recipes' members;
   * ``union`` gated (``primary: smol, threshold: 0.9``): share of steps that were ensembled and
-    the speed-up over ungated ``union``;
+    the speed-up over ungated ``union``, twice: with sub-batches (the default: gemma runs only for
+    the rows that need it) and whole-batch (``gate_sub_batch: false``: gemma runs for every row
+    whenever one needs it), and the sub-batch gate's speed-up over the whole-batch one;
+  * mixture sampling (``recipes/token-union-mixture.yaml``: each token drawn from one member picked by
+    weight, temperature 1): its ratio and the share of tokens each member wrote. It samples where the
+    other columns are greedy (a softmax per step more, and different text), so it is a cost figure,
+    not an output comparison;
   * speculative ``union`` (``recipes/token-union-speculative.yaml``: smol drafts up to 4 tokens, gemma
     verifies them in one forward): its ratio, acceptance rate, mean draft length, and how many of its
     outputs are identical to plain ``union``'s (greedy: all of them, up to float rounding).
@@ -54,7 +60,8 @@ def chunks(items: list, size: int) -> list[list]:
 
 
 def pipeline(method: str, length: int, extra: list[str] = ()) -> Pipeline:
-    names = {"union": "token-union.yaml", "speculative": "token-union-speculative.yaml"}
+    names = {"union": "token-union.yaml", "speculative": "token-union-speculative.yaml",
+             "mixture": "token-union-mixture.yaml"}
     recipe = ROOT / "recipes" / names.get(method, "token-topk.yaml")
     resolved = load_recipe(str(recipe), [
         f"generation.max_tokens={length}", "generation.ignore_eos=true", "generation.stop=[]",
@@ -99,23 +106,28 @@ def main() -> None:
           f"prompts={n_prompts} tokens={length}")
     union = pipeline("union", length)
     topk = pipeline("topk", length)
-    gated = pipeline("union", length, ["aggregator.params.primary=smol", "aggregator.params.threshold=0.9"])
+    gate = ["aggregator.params.primary=smol", "aggregator.params.threshold=0.9"]
+    gated = pipeline("union", length, gate)
+    gated_whole = pipeline("union", length, [*gate, "aggregator.params.gate_sub_batch=false"])
     spec = pipeline("speculative", length)
+    mixture = pipeline("mixture", length)
     # warm-up: lazy init, the union vocabulary, allocator growth
-    for p in (union, topk, gated, spec):
+    for p in (union, topk, gated, gated_whole, spec, mixture):
         p.run_batch(examples[:1])
     time_alone(union, examples[:1], 4)
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
         # every mode runs on each group in turn, so load changes on a shared machine hit all alike
-        modes = ["alone", "union", "topk-union", "gated", "speculative"]
-        pipes = {"union": union, "topk-union": topk, "gated": gated, "speculative": spec}
+        modes = ["alone", "union", "topk-union", "gated", "gated-whole", "speculative", "mixture"]
+        pipes = {"union": union, "topk-union": topk, "gated": gated, "gated-whole": gated_whole,
+                 "speculative": spec, "mixture": mixture}
         passes: list[dict[str, float]] = []
         gated_share: list[float] = []
+        mixture_summary: list[dict] = []
         outputs: dict[str, dict[str, str]] = {"union": {}, "speculative": {}}
         speculation: list[dict] = []
         for rep in range(args.repeats):
-            times = dict.fromkeys(("smol", "gemma", "union", "topk-union", "gated", "speculative"), 0.0)
+            times = dict.fromkeys(("smol", "gemma", *pipes), 0.0)
             order = modes[rep % len(modes):] + modes[: rep % len(modes)]
             for group in chunks(examples, batch):
                 for name in order:
@@ -132,17 +144,25 @@ def main() -> None:
                         outputs[name].update((r.id, r.output) for r in res)
                     if name == "speculative" and rep == 0:
                         speculation.extend(r.summary["speculation"] for r in res)
+                    if name == "mixture" and rep == 0:
+                        mixture_summary.extend({**r.summary["won_share"], **r.summary["mixture"]} for r in res)
             passes.append(times)
         times = {k: statistics.median(p[k] for p in passes) for k in passes[0]}
         tokens = n_prompts * length
         row = {"batch": batch, "tokens": tokens, **{f"{k}_ms_per_token": 1000 * v / tokens for k, v in times.items()}}
         # ratios pair each pass's own measurements (taken minutes apart at most), then the median
-        for name in ("union", "topk-union", "speculative"):
+        for name in ("union", "topk-union", "gated", "gated-whole", "speculative", "mixture"):
             per_pass = [p[name] / (p["smol"] + p["gemma"]) for p in passes]
             row[f"{name}_ratio"] = statistics.median(per_pass)
             row[f"{name}_ratio_per_pass"] = [round(x, 3) for x in per_pass]
         row["gated_ensembled_share"] = 1 - sum(gated_share) / len(gated_share)
         row["gated_speedup_over_union"] = statistics.median(p["union"] / p["gated"] for p in passes)
+        row["gated_whole_speedup_over_union"] = statistics.median(p["union"] / p["gated-whole"] for p in passes)
+        row["gated_sub_over_whole"] = statistics.median(p["gated-whole"] / p["gated"] for p in passes)
+        row["mixture_speedup_over_union"] = statistics.median(p["union"] / p["mixture"] for p in passes)
+        row["mixture_smol_share"] = statistics.mean(m["smol"] for m in mixture_summary)
+        row["mixture_rejected"] = sum(m["rejected"] for m in mixture_summary)
+        row["mixture_merged_steps"] = sum(m["merged_steps"] for m in mixture_summary)
         row["speculative_speedup_over_union"] = statistics.median(p["union"] / p["speculative"] for p in passes)
         row["speculative_identical"] = sum(outputs["speculative"][k] == v for k, v in outputs["union"].items())
         row["speculative_outputs"] = len(outputs["union"])
@@ -162,6 +182,15 @@ def main() -> None:
               f" {r['gated_speedup_over_union']:8.2f} {r['speculative_ms_per_token']:7.1f}"
               f" {r['speculative_ratio']:6.2f} {r['speculative_acceptance']:6.2f} {r['speculative_mean_draft']:5.2f}"
               f" {r['speculative_identical']:>2}/{r['speculative_outputs']:<2}")
+
+    print("\ngate with sub-batches vs whole-batch, and mixture sampling (same units)")
+    print(f"{'batch':>5} {'gated':>7} {'ratio':>6} {'whole':>7} {'ratio':>6} {'sub/whole':>9}"
+          f" {'mixture':>7} {'ratio':>6} {'vs union':>8} {'smol wrote':>10}")
+    for r in rows:
+        print(f"{r['batch']:>5} {r['gated_ms_per_token']:7.1f} {r['gated_ratio']:6.2f}"
+              f" {r['gated-whole_ms_per_token']:7.1f} {r['gated-whole_ratio']:6.2f} {r['gated_sub_over_whole']:9.2f}"
+              f" {r['mixture_ms_per_token']:7.1f} {r['mixture_ratio']:6.2f} {r['mixture_speedup_over_union']:8.2f}"
+              f" {r['mixture_smol_share']:10.2f}")
 
 
 if __name__ == "__main__":

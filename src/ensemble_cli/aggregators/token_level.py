@@ -29,8 +29,11 @@ Keeping members in step, without ever re-encoding the context:
   not valid UTF-8 from a character boundary are never chosen, so the output is always valid text.
 * Gate mode (``primary`` + ``threshold``): when the primary's top probability is above the threshold
   the step uses it alone and the other members run no forward pass; they catch up from text the next
-  time they are needed (a member runs when at least one row of the batch needs it, and then catches
-  up every row it can, in the same forward).
+  time they are needed. At batch > 1 (``gate_sub_batch``, the default) a member's forward covers only
+  the rows that need it (``HFSessionBatch.next_logits(rows=...)``): the other rows' sessions are not
+  touched (no catch-up, no forward) and catch up from text when next needed, so each row costs what it
+  would alone and the gate's saving survives batching. ``gate_sub_batch: false`` runs a member over
+  the whole batch whenever any row needs it, catching up every row it can in the same forward.
 
 Identical tokenizers (``UnionVocab.shared``: every member maps every token id to the same entry,
 e.g. Qwen2.5-Coder 0.5B + 1.5B) are the easy case and take no text catch-up at all: the chosen token
@@ -107,6 +110,10 @@ class TokenLevelConfig(ComponentConfig):
         None, ge=0.0, le=1.0, description="gate mode: the primary decides alone when its top probability exceeds this"
     )
 
+    gate_sub_batch: bool = Field(
+        True, description="gate mode: run another member's forward only for the rows that need it (False: for the "
+        "whole batch whenever any row needs it)"
+    )
     speculate: SpeculateConfig | None = Field(
         None, description="speculative mode: {proposer: <member>, max_draft: 4, adaptive: true}; same output as without"
     )
@@ -146,6 +153,9 @@ class _Row:
     rounds: int = 0
     draft_len: int = 0
     acceptance: float = 0.5  # running estimate of the share of drafted tokens accepted
+    # mixture mode: draws not written (rejected), steps that fell back to the full merge
+    rejected: int = 0
+    merged: int = 0
 
     @property
     def pending(self) -> bytes:
@@ -269,6 +279,13 @@ class TokenLevelAggregator(Aggregator):
         members = ctx.members
         settings = ctx.settings
         weights = self._weights(members)
+        mixture = getattr(self.config, "mode", "average") == "mixture"
+        if mixture and settings.temperature <= 0.0:
+            raise RecipeError(
+                "generation.temperature: aggregator.params.mode 'mixture' samples (it draws a member by weight, "
+                "then a token from it), so it needs temperature > 0; greedy argmax of the mixture is not the argmax "
+                "of one drawn member: use mode 'average' (the default) for greedy decoding"
+            )
         union = self._union(members)
         primary = [m.name for m in members].index(self.config.primary) if self.config.primary else None
         sessions: list[HFSessionBatch] = [
@@ -284,6 +301,10 @@ class TokenLevelAggregator(Aggregator):
             from .speculative import SpeculativeStepper
 
             stepper: _Stepper = SpeculativeStepper(self, union, members, sessions, weights, primary, settings, ctx)
+        elif mixture:
+            from .mixture import MixtureStepper
+
+            stepper = MixtureStepper(self, union, members, sessions, weights, primary, settings, ctx)
         else:
             stepper = _Stepper(self, union, members, sessions, weights, primary, settings, ctx)
         while rows:
@@ -298,7 +319,7 @@ class TokenLevelAggregator(Aggregator):
                     s.retain(keep)
                 rows = [rows[i] for i in keep]
                 fed = [[f[i] for i in keep] for f in fed]
-        return [_result(st, members, self.config.primary is not None, self.config.speculate is not None)
+        return [_result(st, members, self.config.primary is not None, self.config.speculate is not None, mixture)
                 for st in states]
 
 
@@ -315,6 +336,7 @@ class _Stepper:
         self.method, self.union, self.members, self.sessions = method, union, members, sessions
         self.weights, self.primary, self.settings, self.ctx = weights, primary, settings, ctx
         self.threshold = method.config.threshold
+        self.sub_batch = primary is not None and method.config.gate_sub_batch
         self.shared = union.shared  # identical tokenizers: feed the chosen token, never catch up from text
         self.stops = [s for s in settings.stop if s]
         # never chosen: text that is not valid UTF-8 from a character boundary, and special tokens other
@@ -367,8 +389,12 @@ class _Stepper:
             need = [able[m][r] and not gated[r] for r in range(n_rows)]
             if not any(need):
                 continue
-            self._catch_up(m, rows, fed, able[m])
-            dist = dists[m] = MemberDist(self.sessions[m].next_logits().float())
+            if self.sub_batch and not all(need):
+                self._catch_up(m, rows, fed, need)
+                dist = dists[m] = MemberDist(self._sub_batch_logits(m, need))
+            else:
+                self._catch_up(m, rows, fed, able[m])
+                dist = dists[m] = MemberDist(self.sessions[m].next_logits().float())
             argmax = dist.logits.argmax(dim=-1)
             top[m] = argmax.tolist()
             if m == self.primary:
@@ -378,6 +404,19 @@ class _Stepper:
         for r, plan in enumerate(self._decide(rows, live, able, dists, top, gated, fed)):
             if plan is not None:
                 self._feed(plan[0], r, plan[1])
+
+    def _sub_batch_logits(self, m: int, need: list[bool]) -> torch.Tensor:
+        """Member ``m``'s logits from a forward over the rows that need it, as ``[rows, vocab]`` float32.
+
+        The other rows' logits are zeros: they do not vote (weight 0) and their sessions are untouched.
+        """
+        import torch
+
+        idx = [r for r, n in enumerate(need) if n]
+        sub = self.sessions[m].next_logits(rows=idx).float()
+        out = sub.new_zeros((len(need), sub.shape[1]))
+        out[torch.tensor(idx, dtype=torch.long)] = sub
+        return out
 
     def _decide(self, rows: list[_Row], live: list[bool], able: list[list[bool]], dists: list[MemberDist | None],
                 top: list[list[int] | None], gated: list[bool], fed: list[list[int]]) -> list[_Plan | None]:
@@ -623,7 +662,7 @@ def _emit(ctx: EnsembleContext, st: _Row, settings: GenerationSettings, *, final
     st.emitted = upto
 
 
-def _result(st: _Row, members: Sequence[Member], gate: bool, speculate: bool = False) -> Result:
+def _result(st: _Row, members: Sequence[Member], gate: bool, speculate: bool = False, mixture: bool = False) -> Result:
     steps = max(st.steps, 1)
     summary: dict[str, Any] = {
         "steps": st.steps,
@@ -639,13 +678,15 @@ def _result(st: _Row, members: Sequence[Member], gate: bool, speculate: bool = F
             "acceptance_rate": round(st.accepted / st.drafted, 4) if st.drafted else 0.0,
             "mean_draft": round(st.drafted / st.rounds, 3) if st.rounds else 0.0,
         }
+    if mixture:
+        summary["mixture"] = {"rejected": st.rejected, "merged_steps": st.merged}
     return Result(
         id=st.example.id,
         output=st.text,
         finish_reason=st.finish or "length",  # type: ignore[arg-type]
         attribution=st.attribution,
-        # drafted tokens that never became output were generated too (the cost)
-        usage=Usage(st.prompt_tokens, st.steps, st.steps + st.drafted - st.accepted),
+        # drafted tokens that never became output, and rejected mixture draws, were generated too (the cost)
+        usage=Usage(st.prompt_tokens, st.steps, st.steps + st.drafted - st.accepted + st.rejected),
         rounds=st.steps,
         stop_cause=st.cause or "max_tokens",
         summary=summary,

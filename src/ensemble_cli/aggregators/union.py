@@ -11,13 +11,18 @@ voting member's ``GREEDY_TOP`` most likely tokens; an entry outside them gets at
 (``GREEDY_TOP``+1)-th probability from each member, so when the best candidate beats the weighted
 sum of those, it is the full merge's choice (same ties) and the 265k-entry layout is skipped. A row
 where that bound does not hold (flat distributions) takes the full merge.
+
+``mode: mixture`` (sampling only) draws each step's token from the same average by first drawing one
+member by weight and sampling from it alone, so only that member runs (``mixture.py``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from .token_level import Candidates, StepInput, TokenLevelAggregator
+from pydantic import Field, model_validator
+
+from .token_level import Candidates, StepInput, TokenLevelAggregator, TokenLevelConfig
 
 if TYPE_CHECKING:  # imported in the methods: registering this aggregator must stay cheap
     import torch
@@ -25,8 +30,23 @@ if TYPE_CHECKING:  # imported in the methods: registering this aggregator must s
 GREEDY_TOP = 16  #: tokens per member scored exactly on a greedy step
 
 
+class UnionConfig(TokenLevelConfig):
+    mode: Literal["average", "mixture"] = Field(
+        "average", description="'average': every member runs each step; 'mixture' (sampling only): each step "
+        "draws one member by weight and samples from it alone (the same distribution, one forward per token)"
+    )
+
+    @model_validator(mode="after")
+    def _mixture_alone(self) -> UnionConfig:
+        if self.mode == "mixture" and (self.primary is not None or self.speculate is not None):
+            raise ValueError("mode 'mixture' cannot be combined with gate mode ('primary'/'threshold') or 'speculate'")
+        return self
+
+
 class UnionAggregator(TokenLevelAggregator):
     description = "token-level: weighted average of all members' distributions over a byte-keyed union vocabulary"
+    Config = UnionConfig
+    config: UnionConfig
 
     def merge(self, step: StepInput) -> torch.Tensor:
         import torch

@@ -177,13 +177,18 @@ class HFSessionBatch(SessionBatch):
 
     @torch.inference_mode()
     @single_threaded_if_invariant
-    def next_logits(self) -> torch.Tensor:
+    def next_logits(self, rows: Sequence[int] | None = None) -> torch.Tensor:
         """Raw next-token logits ``[rows, vocab]`` (model dtype): one forward over every row's pending ids.
 
         Token-level ensembles call this once per step, then ``feed`` the chosen token; rows whose
         stream did not change since the last call recompute their last position (no logits are kept).
+        With ``rows`` (increasing row indices), only those rows run (a sub-batch: a gated ensemble's
+        member that only some rows need) and ``[len(rows), vocab]`` comes back; every other row's ids,
+        text, cache marks and keys/values are left exactly as they were.
         """
-        return self._sync()
+        if rows is None or list(rows) == list(range(len(self.rows))):
+            return self._sync()
+        return self._sync_rows(list(rows))
 
     @torch.inference_mode()
     @single_threaded_if_invariant
@@ -356,23 +361,37 @@ class HFSessionBatch(SessionBatch):
         ids = self.tokenizer.encode(sentinel + text, add_special_tokens=False)
         return ids[n:]
 
+    def sample(self, scores: torch.Tensor, rows: Sequence[int], *, temperature: float, top_p: float = 1.0) -> list[int]:
+        """One token per given row, drawn exactly as ``generate`` draws it there: from ``scores[i]`` (the
+        logits of ``rows[i]``, float32) tempered and top-p truncated, with that row's own seeded stream.
+
+        For a token-level ensemble that lets one member write a row's token as it would alone
+        (``mode: mixture``).
+        """
+        if temperature <= 0.0:
+            raise ValueError("sample needs temperature > 0 (greedy is an argmax, not a draw)")
+        return [self._sample_row(scores[i], temperature, top_p, self.rows[r].generator) for i, r in enumerate(rows)]
+
     def _choose(self, scores: torch.Tensor, temperature: float, top_p: float, active: list[bool]) -> list[int]:
         """Greedy argmax, or temperature/top-p sampling from each row's own seeded generator."""
         if temperature <= 0.0:
             return scores.argmax(dim=-1).tolist()
         chosen = [self.pad_id] * scores.shape[0]
         for i, on in enumerate(active):
-            if not on:
-                continue
-            probs = torch.softmax(scores[i] / temperature, dim=-1)
-            if top_p < 1.0:
-                sorted_p, order = probs.sort(descending=True)
-                cum = sorted_p.cumsum(0)
-                keep = cum - sorted_p < top_p
-                keep[0] = True
-                probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_p[keep])
-            chosen[i] = int(torch.multinomial(probs, 1, generator=self.rows[i].generator).item())
+            if on:
+                chosen[i] = self._sample_row(scores[i], temperature, top_p, self.rows[i].generator)
         return chosen
+
+    @staticmethod
+    def _sample_row(scores: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> int:
+        probs = torch.softmax(scores / temperature, dim=-1)
+        if top_p < 1.0:
+            sorted_p, order = probs.sort(descending=True)
+            cum = sorted_p.cumsum(0)
+            keep = cum - sorted_p < top_p
+            keep[0] = True
+            probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_p[keep])
+        return int(torch.multinomial(probs, 1, generator=generator).item())
 
     # -- cache management ------------------------------------------------------
     def _reset_cache(self) -> None:
@@ -464,6 +483,52 @@ class HFSessionBatch(SessionBatch):
             r.cached += n
         self._compact([t - n for n in lens])
         return logits[:, 0] if counts is None else logits
+
+    def _sync_rows(self, rows: list[int]) -> torch.Tensor:
+        """``_sync`` for a sub-batch: the forward runs over ``rows`` only; the other rows are untouched.
+
+        The sub-batch's keys/values are taken out (``index_select``), brought up to date by the
+        ordinary ``_sync`` (compaction, one right-padded chunk), and written back right-aligned. The
+        untouched rows keep their blocks where they were: when the sub-batch grows the cache wider,
+        they only gain masked left padding, which is what any shorter row in a batch has.
+        """
+        if not rows or sorted(set(rows)) != rows or rows[-1] >= len(self.rows):
+            raise ValueError(f"next_logits rows must be increasing row indices of {len(self.rows)}, got {rows}")
+        everyone, width = self.rows, self.width
+        index = torch.tensor(rows, dtype=torch.long, device=self.device)
+        full = [(layer.keys, layer.values) if getattr(layer, "is_initialized", False) and layer.keys is not None
+                and layer.keys.numel() else None for layer in self.cache.layers]
+        try:
+            self.rows = [everyone[i] for i in rows]
+            for layer, kv in zip(self.cache.layers, full, strict=True):
+                if kv is not None:
+                    layer.keys, layer.values = kv[0].index_select(0, index), kv[1].index_select(0, index)
+            logits = self._sync()
+            sub_width = self.width
+        finally:
+            self.rows = everyone
+        chosen = set(rows)
+        others = [r.occupied for i, r in enumerate(everyone) if i not in chosen]
+        new_width = max([sub_width, *others])
+        for n, layer in enumerate(self.cache.layers):
+            sub = (layer.keys, layer.values)
+            old = full[n] if n < len(full) else None
+            merged = []
+            for j in (0, 1):
+                if old is not None and new_width == width:  # fits: write the sub-batch's rows in place
+                    target = old[j]
+                else:
+                    shape = list(sub[j].shape)
+                    shape[0], shape[2] = len(everyone), new_width
+                    target = sub[j].new_zeros(shape)
+                    if old is not None:
+                        k = min(width, new_width)
+                        target[:, :, new_width - k :] = old[j][:, :, width - k :]
+                target[index, :, new_width - sub_width :] = sub[j]
+                merged.append(target)
+            layer.keys, layer.values = merged
+        self.width = new_width
+        return logits
 
     def _decode_step(self, chosen: list[int], active: list[bool]) -> torch.Tensor:
         """Feed one sampled token per row (inactive rows: a masked pad) and return the new logits."""

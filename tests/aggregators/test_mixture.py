@@ -1,0 +1,181 @@
+"""``mode: mixture`` of sampled ``union`` (``aggregators/mixture.py``): draw a member by weight, let it write alone."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from ensemble_cli.aggregators.distributions import MemberDist
+from ensemble_cli.aggregators.token_level import StepInput
+from ensemble_cli.aggregators.union import UnionAggregator
+from ensemble_cli.core.components import EnsembleContext, Member
+from ensemble_cli.core.types import Example, GenerationSettings
+from ensemble_cli.errors import RecipeError
+from ensemble_cli.generators.hf_session import HFSessionBatch
+from ensemble_cli.recipe import load_recipe
+from ensemble_cli.vocab.union import SPECIAL
+from scripted_models import scripted_pair
+from session_recorder import Recorder
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMPT = [{"role": "user", "content": "Name a colour."}]
+FIVE = [
+    Example("a", [{"role": "user", "content": "What is 2+3? Explain step by step."}]),
+    Example("b", [{"role": "user", "content": "Name a colour."}]),
+    Example("c", [{"role": "user", "content": "Write one long sentence about the sea and its waves, please."}]),
+    Example("d", [{"role": "user", "content": "Hi"}]),
+    Example("e", [{"role": "user", "content": "Count from one to ten in French, then in German."}]),
+]
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """Members that agree on runs of tokens and stray often, with different tokenizers."""
+    return scripted_pair(8.0)
+
+
+def run(members, settings, examples, **params):
+    agg = UnionAggregator(UnionAggregator.Config(**params))
+    return agg.run(examples, EnsembleContext(members, None, settings))
+
+
+def _text_probs(members, weights, settings):
+    """The exact distribution of the first written text under plain sampled union (temperature 1)."""
+    agg = UnionAggregator()
+    union = agg._union(members)
+    one = [Example("x", PROMPT)]
+    dists = [MemberDist(m.generator.open(one, settings, salt=m.name).next_logits().float()) for m in members]
+    q = agg.merge(StepInput(union, dists, torch.tensor(weights)[:, None]))[0]
+    q[~union.clean | (union.kinds == SPECIAL)] = 0.0  # never written
+    q = q / q.sum()
+    probs: dict[str, float] = {}
+    for e in q.nonzero().flatten().tolist():
+        try:
+            text = union.entry_bytes(e).decode("utf-8")
+        except UnicodeDecodeError:  # half a character: nothing written yet
+            text = ""
+        probs[text] = probs.get(text, 0.0) + float(q[e])
+    return probs
+
+
+@pytest.mark.parametrize("weights", [(0.7, 0.3), (1.0, 0.0)])
+def test_one_step_follows_the_weighted_mixture(pair, weights, monkeypatch):
+    """Many seeded rows, one step: the written text follows plain union's merged distribution (chi-square)."""
+    from scipy.stats import chisquare
+
+    members = [Member("l", pair[0]), Member("g", pair[1])]
+    settings = GenerationSettings(max_tokens=1, temperature=1.0, seed=2025)
+    n = 600
+    rec = Recorder(monkeypatch)
+    results = run(members, settings, [Example(f"r{i}", PROMPT) for i in range(n)], mode="mixture",
+                  weights=dict(zip(("l", "g"), weights, strict=True)))
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.output] = counts.get(r.output, 0) + 1
+    probs = _text_probs(members, list(weights), settings)
+    big = [t for t, p in probs.items() if p * n >= 5]
+    assert len(big) >= 3  # not one near-certain entry
+    observed = [counts.get(t, 0) for t in big] + [n - sum(counts.get(t, 0) for t in big)]
+    expected = [probs[t] * n for t in big] + [n - sum(probs[t] * n for t in big)]
+    assert chisquare(observed, expected).pvalue > 1e-3
+    wins = {name: sum(r.summary["won_share"][name] for r in results) for name in ("l", "g")}
+    assert wins["l"] + wins["g"] == n  # each row's token was written by exactly one member
+    if weights[1] == 0:
+        assert wins["g"] == 0 and rec.sessions[1].stats.forward_calls == 0  # never drawn, never run
+    else:
+        assert wins["g"] == pytest.approx(n * weights[1], abs=4 * (n * 0.21) ** 0.5)
+
+
+def test_one_member_of_weight_one_is_that_member_alone(pair):
+    """Its own sampled output, token for token: the same draws from its own seeded stream per row, up to
+    where alone it would write text the union never writes (a broken UTF-8 character)."""
+    llama = pair[0]
+    settings = GenerationSettings(max_tokens=24, temperature=0.9, top_p=0.95, seed=5)
+    alone = llama.open(FIVE, settings, salt="l").generate(24, temperature=0.9, top_p=0.95)
+    mixed = run([Member("l", llama), Member("g", pair[1])], settings, FIVE, mode="mixture",
+                weights={"l": 1.0, "g": 0.0})
+    exact = 0
+    for r, seg in zip(mixed, alone, strict=True):
+        if "\ufffd" not in seg.text:
+            assert r.output == seg.text
+            assert r.summary["mixture"] == {"rejected": 0, "merged_steps": 0}
+            assert r.summary["won_share"] == {"l": 1.0, "g": 0.0}
+            exact += 1
+        else:  # the draws after a half-written character are redrawn: the same text up to it
+            assert r.output.startswith(seg.text[: seg.text.index("\ufffd")])
+            assert r.summary["mixture"]["merged_steps"] > 0
+    assert exact >= 3
+
+
+def test_attribution_names_the_writer_and_usage_is_honest(pair, monkeypatch):
+    members = [Member("l", pair[0]), Member("g", pair[1])]
+    settings = GenerationSettings(max_tokens=30, temperature=1.0, seed=3)
+    rec = Recorder(monkeypatch)
+    forwards: list[int] = []
+    orig = HFSessionBatch.next_logits
+
+    def next_logits(s, rows=None):
+        forwards.append(len(s.rows) if rows is None else len(rows))
+        return orig(s, rows)
+
+    monkeypatch.setattr(HFSessionBatch, "next_logits", next_logits)
+    results = run(members, settings, FIVE, mode="mixture")
+    writers = set()
+    drawn = 0
+    for i, r in enumerate(results):
+        assert "".join(a.text for a in r.attribution) == r.output
+        mix = r.summary["mixture"]
+        assert r.usage.completion_tokens == r.rounds
+        assert r.usage.generated_tokens == r.rounds + mix["rejected"]
+        if mix["merged_steps"]:  # a plain step (after half a character) is attributed as plain union does
+            continue
+        drawn += 1
+        for a in r.attribution:
+            assert a.model in ("l", "g")  # one writer per token, never a "+" of agreeing members
+            writers.add(a.model)
+        for k, name in enumerate(("l", "g")):
+            # every token a member wrote was fed to it as it drew it (the final end-of-sequence is not fed)
+            wrote = sum(a.model == name for a in r.attribution) - (r.stop_cause == "eos" and r.attribution[-1].model
+                                                                    == name)
+            assert len(rec.fed[k][i]) == wrote
+    assert drawn >= 2 and writers == {"l", "g"}
+    rejected = sum(r.summary["mixture"]["rejected"] for r in results)
+    merged = sum(r.summary["mixture"]["merged_steps"] for r in results)
+    # one member's forward per written token: each row's step runs one member (a redraw may run the other)
+    assert sum(r.rounds for r in results) <= sum(forwards) <= sum(r.rounds for r in results) + rejected + 2 * merged
+
+
+def test_mixture_is_reproducible_and_batch_independent(pair):
+    members = [Member("l", pair[0]), Member("g", pair[1])]
+    settings = GenerationSettings(max_tokens=20, temperature=0.8, top_p=0.9, seed=11)
+    a = run(members, settings, FIVE, mode="mixture")
+    b = run(members, settings, FIVE, mode="mixture")
+    one = [run(members, settings, [ex], mode="mixture")[0] for ex in FIVE[:3]]
+    c = run(members, dataclasses.replace(settings, seed=12), FIVE, mode="mixture")
+    assert [r.output for r in a] == [r.output for r in b] != [r.output for r in c]
+    assert [r.output for r in one] == [r.output for r in a[:3]]
+
+
+def test_greedy_and_other_modes_are_refused_naming_the_field(pair):
+    members = [Member("l", pair[0]), Member("g", pair[1])]
+    with pytest.raises(RecipeError, match=r"generation\.temperature: .*mode 'mixture'"):
+        run(members, GenerationSettings(max_tokens=4), FIVE[:1], mode="mixture")
+    for extra in ({"primary": "l", "threshold": 0.5}, {"speculate": {"proposer": "l"}}):
+        with pytest.raises(ValueError, match="mode 'mixture' cannot be combined"):
+            UnionAggregator.Config(mode="mixture", **extra)
+    with pytest.raises(ValueError, match="mode"):
+        UnionAggregator.Config(mode="mix")
+
+
+def test_mixture_recipe_is_sampled_union_in_mixture_mode(pair, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    recipe = load_recipe("recipes/token-union-mixture.yaml").as_dict()
+    params = recipe["aggregator"]["params"]
+    assert recipe["aggregator"]["type"] == "union" and params["mode"] == "mixture"
+    assert recipe["generation"]["temperature"] > 0
+    settings = GenerationSettings(**{**recipe["generation"], "max_tokens": 12})
+    out = run([Member("smol", pair[0]), Member("gemma", pair[1])], settings, FIVE[:2], **params)
+    assert all(r.rounds > 0 for r in out)
