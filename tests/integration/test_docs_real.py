@@ -4,7 +4,7 @@ default models (SmolLM2-135M-Instruct + Gemma-3-270M, the shipped ``recipes/quic
 The unit tier proves the code paths on tiny random models; this tier proves the page tells the
 truth about the recipe it names: the members it prints, the files it writes, the answers it
 attributes. To keep CI time modest the quickstart is run as written except for its generation
-budget (``max_tokens`` 16, 8-token segments); calls that pass ``max_tokens`` themselves keep theirs.
+budget (``max_tokens`` 8, one 8-token segment); calls that pass ``max_tokens`` themselves keep theirs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "python.md"
 EXAMPLES = ROOT / "examples"
-CHEAP = {"max_tokens": 16, "segment_tokens": 8}
+CHEAP = {"max_tokens": 8, "segment_tokens": 8}
 
 
 def python_blocks(text: str) -> list[str]:
