@@ -3,6 +3,7 @@ component and its plugin (never a bare traceback); verbose mode puts the traceba
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 
 import failing_plugins
 import fixture_plugins
-from ensemble_cli.core.pipeline import Pipeline
+from ensemble_cli.api.ensemble import Ensemble
 from ensemble_cli.plugins import load_registry
 from ensemble_cli.recipe import validate_recipe
 from ensemble_cli.server.app import ServerState, create_app
@@ -31,13 +32,19 @@ scorer: shortest
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     registry = load_registry(autoload=False, extra_plugins=[fixture_plugins, failing_plugins.plugin()], builtins=False)
-    pipeline = Pipeline(validate_recipe(yaml.safe_load(RECIPE), registry))
-    engine = Engine(load=pipeline.load)
+    ensemble = Ensemble(validate_recipe(yaml.safe_load(RECIPE), registry))  # what `ensemble serve` serves
+    engine = Engine(load=ensemble.load)
+    app = create_app(ServerState(Pipelines(ensemble, registry), engine))
     engine.start()
     try:
-        yield TestClient(create_app(ServerState(Pipelines(pipeline, registry), engine)))
+        deadline = time.monotonic() + 60
+        while engine.state == "loading" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.ready, engine.error
+        yield TestClient(app)
     finally:
         engine.stop(timeout=10)
+        ensemble.close()
 
 
 @pytest.mark.parametrize("verbose", [False, True])

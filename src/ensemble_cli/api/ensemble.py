@@ -111,7 +111,9 @@ class Ensemble:
 
         self._check_open()
         if self._pipeline is None:
-            self._pipeline = Pipeline(self.resolved, self._lease)
+            with self._lock:  # two threads asking at once (a server's handler and its engine) get one
+                if self._pipeline is None:
+                    self._pipeline = Pipeline(self.resolved, self._lease)
         return self._pipeline
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """``ensemble serve``: run a recipe as an OpenAI-compatible HTTP server (see ``ensemble_cli.server``).
 
-The recipe is validated before anything starts (exit 2 on a bad recipe); the port opens at once
+The recipe becomes an ``Ensemble`` (``Ensemble.from_recipe``, exactly as from Python) and is
+validated before anything starts (exit 2 on a bad recipe); the port opens at once
 and models load behind it (``/health`` is 503 until they have). Binds 127.0.0.1 unless told
 otherwise; the API key comes from ``--api-key`` or ``ENSEMBLE_API_KEY``. Exit 0 after SIGTERM or
 Ctrl-C once in-flight requests are done. ``--ui`` also serves the web UI at ``/ui`` (``ensemble_cli.ui``;
@@ -60,9 +61,9 @@ def start(recipe: str, *, host: str, port: int, api_key: str | None, max_batch: 
           max_tokens_cap: int | None, overrides: list[str] | None, ui: bool, votes: str | None = None,
           bench: list[str] | None = None, recipes: str | None = None) -> None:
     """Validate the recipe, check the extras, then run the server (shared by ``serve`` and ``ui``)."""
-    from ..recipe import load_recipe  # imported late: keeps `ensemble --help` fast
+    from ..api.ensemble import Ensemble  # imported late: keeps `ensemble --help` fast
 
-    resolved = load_recipe(recipe, overrides=tuple(overrides or ()))
+    ensemble = Ensemble.from_recipe(recipe, overrides or ())  # validated now; models load once serving
     for folder in bench or []:
         if not (Path(folder) / "bench.json").is_file():
             raise UsageError(f"--bench {folder}: not a finished bench folder (no bench.json)")
@@ -83,13 +84,14 @@ def start(recipe: str, *, host: str, port: int, api_key: str | None, max_batch: 
 
         options = UIOptions(votes=Path(votes) if votes else None, benches=[Path(b) for b in bench or []],
                             recipes=Path(recipes) if recipes else None)
-    run_server(
-        resolved,
-        host=host,
-        port=port,
-        api_key=api_key or None,
-        max_batch=max_batch,
-        max_queue=max_queue,
-        max_tokens_cap=max_tokens_cap,
-        ui=options,
-    )
+    with ensemble:
+        run_server(
+            ensemble,
+            host=host,
+            port=port,
+            api_key=api_key or None,
+            max_batch=max_batch,
+            max_queue=max_queue,
+            max_tokens_cap=max_tokens_cap,
+            ui=options,
+        )

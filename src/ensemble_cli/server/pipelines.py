@@ -5,8 +5,15 @@
 ensemble recipe). A request's ``ensemble`` field may replace the selector, aggregator or scorer;
 the result is validated exactly like a recipe (``RecipeError`` → 400 naming the path) and may not
 name models (keys such as ``model`` or ``*_path`` are refused): the server only runs weights its
-operator chose. Built pipelines are cached (bounded); they share the process's ModelPool, so no
-weights are ever loaded twice.
+operator chose. Built pipelines are cached (bounded).
+
+The server is one ``Ensemble`` (the Python API's front door, ``ensemble_cli.api``): its recipe is
+the served recipe and its pipeline answers ``model: <recipe>``. The variants are pipelines on that
+``Ensemble``'s model-pool lease, so no weights are ever loaded twice, and whatever a variant loads
+(a scorer named by an override, say) is held by the server's ``Ensemble`` like its own members
+and let go when it closes. Variants are ``Pipeline``s rather than ``Ensemble``s of their own
+because the engine thread drives them directly (per-request sampling, batching across requests,
+cancellation), and an evicted variant must not free models a running job may still use.
 
 ``model`` may also name an *extra* recipe added with ``add`` (the web UI's recipe folder and its
 builder's "try it", ``ensemble_cli.ui.recipes``): the caller checks first that such a recipe only
@@ -20,13 +27,17 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.pipeline import Pipeline
 from ..errors import Problem, RecipeError
 from ..recipe import ResolvedRecipe, validate_recipe
 from .errors import APIError
 from .schemas import EnsembleOverride
+
+if TYPE_CHECKING:
+    from ..api.ensemble import Ensemble
+    from ..registry import Registry
 
 _MODEL_KEYS = ("model", "models", "path", "pretrained", "checkpoint")
 MAX_PIPELINES = 32
@@ -49,13 +60,16 @@ def model_keys(value: Any, path: str) -> list[str]:
 
 
 class Pipelines:
-    """The recipe's pipeline plus lazily built variants, keyed by (model name, override)."""
+    """The served ``Ensemble``'s pipeline plus lazily built variants, keyed by (model name, override)."""
 
-    def __init__(self, base: Pipeline, registry: Any) -> None:
-        self.base = base
-        self.registry = registry
-        self.recipe: ResolvedRecipe = base.resolved
-        self.members = [m.name for m in base.members]
+    def __init__(self, ensemble: Ensemble, registry: Registry | None = None) -> None:
+        from ..plugins import get_registry
+
+        self.ensemble = ensemble
+        self.base = ensemble.pipeline  # built now (components validated); models load on the engine thread
+        self.registry = registry if registry is not None else get_registry()
+        self.recipe: ResolvedRecipe = ensemble.resolved
+        self.members = ensemble.members
         self._cache: OrderedDict[str, Pipeline] = OrderedDict()
         self._extra: OrderedDict[str, ResolvedRecipe] = OrderedDict()
         self._lock = threading.Lock()

@@ -1,4 +1,8 @@
-"""Start the server: build the pipeline, start uvicorn at once, load models on the engine thread.
+"""Start the server: serve an ``Ensemble``, start uvicorn at once, load models on the engine thread.
+
+The ``Ensemble`` (built by the caller with ``Ensemble.from_recipe``, as a notebook builds one) is
+the one path from the recipe to loaded models: the engine thread calls its ``load`` and runs
+requests on its pipeline (``pipelines``); the caller closes it.
 
 The HTTP port opens before the models load so ``/health`` can answer 503 while they do (load
 progress goes to stderr). If loading fails the server stops and the error reaches the CLI boundary
@@ -19,15 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from ..core.pipeline import Pipeline
-from ..plugins import get_registry
 from .app import ServerState, create_app
 from .engine import Engine
 from .pipelines import Pipelines
 from .service import Limits
 
 if TYPE_CHECKING:
-    from ..recipe import ResolvedRecipe
+    from ..api.ensemble import Ensemble
     from ..ui.app import UIOptions
 
 
@@ -40,7 +42,7 @@ class _DrainingServer(uvicorn.Server):
 
 
 def serve(
-    resolved: ResolvedRecipe,
+    ensemble: Ensemble,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -55,13 +57,13 @@ def serve(
 
     ``ui`` mounts the web UI at ``/ui`` on the same app (``ensemble_cli.ui``)."""
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
-    pipeline = Pipeline(resolved)
+    resolved = ensemble.resolved
     server: _DrainingServer | None = None
 
     def load() -> None:
         t0 = time.perf_counter()
-        say(f"loading {len(pipeline.members)} model(s)…")
-        pipeline.load(on_event=lambda event: say(str(event)))  # converting / loading / loaded, one line each
+        say(f"loading {len(ensemble.members)} model(s)…")
+        ensemble.load(on_event=lambda event: say(str(event)))  # converting / loading / loaded, one line each
         say(f"ready: serving recipe '{resolved.name}' at http://{host}:{port}/v1 "
             f"(models loaded in {time.perf_counter() - t0:.1f} s)")
 
@@ -70,7 +72,7 @@ def serve(
             server.should_exit = True
 
     engine = Engine(load=load, max_batch=max_batch, max_queue=max_queue, on_failed=failed)
-    state = ServerState(Pipelines(pipeline, get_registry()), engine, Limits(max_tokens_cap), api_key)
+    state = ServerState(Pipelines(ensemble), engine, Limits(max_tokens_cap), api_key)
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
