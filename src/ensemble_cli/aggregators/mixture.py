@@ -59,12 +59,7 @@ class MixtureStepper(_Stepper):
         import torch
 
         n_members, n = len(self.members), len(rows)
-        for st in rows:
-            if self._cancelled(st):
-                st.finish, st.cause = "stop", "cancelled"
-        live = [st.finish is None for st in rows]
-        able = [[live[r] and (fed[m][r] == len(st.out) or not st.pending) for r, st in enumerate(rows)]
-                for m in range(n_members)]
+        live, able = self._live_and_able(rows, fed)
         logits: list[torch.Tensor | None] = [None] * n_members  # [rows, vocab] float32; zeros where not run
         ran: list[set[int]] = [set() for _ in range(n_members)]
         written: dict[int, tuple[int, int]] = {}  # row -> (member, token)

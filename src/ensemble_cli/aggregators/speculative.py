@@ -130,14 +130,9 @@ class SpeculativeStepper(_Stepper):
         from .distributions import MemberDist
 
         n_members, n = len(self.members), len(rows)
-        for st in rows:
-            if self._cancelled(st):
-                st.finish, st.cause = "stop", "cancelled"
-        live = [st.finish is None for st in rows]
+        live, able = self._live_and_able(rows, fed)
         if not any(live):
             return
-        able = [[live[r] and (fed[m][r] == len(st.out) or not st.pending) for r, st in enumerate(rows)]
-                for m in range(n_members)]
         for m in self.voters:
             self._catch_up(m, rows, fed, able[m])
         pre = [[len(self.sessions[m].token_ids(r)) for r in range(n)] for m in range(n_members)]

@@ -362,20 +362,26 @@ class _Stepper:
         if any(texts):
             session.append(texts)
 
+    def _live_and_able(self, rows: list[_Row], fed: list[list[int]]) -> tuple[list[bool], list[list[bool]]]:
+        """Mark cancelled rows finished; which rows still write, and ``able[m][r]``: member ``m`` may
+        give row ``r``'s next distribution now (it has read every token, or none is pending)."""
+        for st in rows:
+            if self._cancelled(st):
+                st.finish, st.cause = "stop", "cancelled"
+        live = [st.finish is None for st in rows]
+        able = [[live[r] and (fed[m][r] == len(st.out) or not st.pending) for r, st in enumerate(rows)]
+                for m in range(len(self.members))]
+        return live, able
+
     @_inference_mode
     def step(self, rows: list[_Row], fed: list[list[int]]) -> None:
 
         from .distributions import MemberDist
 
         n_members, n_rows = len(self.members), len(rows)
-        for st in rows:
-            if self._cancelled(st):
-                st.finish, st.cause = "stop", "cancelled"
-        live = [st.finish is None for st in rows]
+        live, able = self._live_and_able(rows, fed)
         if not any(live):
             return
-        able = [[live[r] and (fed[m][r] == len(st.out) or not st.pending) for r, st in enumerate(rows)]
-                for m in range(n_members)]
         dists: list[MemberDist | None] = [None] * n_members
         top: list[list[int] | None] = [None] * n_members  # each member's top token per row
         gated = [False] * n_rows
