@@ -34,7 +34,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch loads, in the driver and the workers it starts
 
 ROOT = Path(__file__).resolve().parents[1]
-GSM8K = Path("/work/shared/data/gsm8k/test.json")
+GSM8K = ROOT.parent / "shared" / "data" / "gsm8k" / "test.json"  # the shared datasets beside the checkout, if any
 sys.path.insert(0, str(ROOT / "src"))
 # the Ray workers import this checkout too (they start from the environment, not from sys.path)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p)

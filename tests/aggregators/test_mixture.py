@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ensemble_cli.aggregators.distributions import MemberDist
-from ensemble_cli.aggregators.token_level import StepInput
+from ensemble_cli.aggregators.token_stepping import StepInput
 from ensemble_cli.aggregators.union import UnionAggregator
 from ensemble_cli.core.components import EnsembleContext, Member
 from ensemble_cli.core.types import Example, GenerationSettings

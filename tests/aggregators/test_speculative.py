@@ -147,7 +147,7 @@ def test_sampled_speculation_keeps_the_merged_distribution():
     one = [Example("x", prompt)]
     dists = [m.generator.open(one, settings, salt=m.name).next_logits().float() for m in members]
     from ensemble_cli.aggregators.distributions import MemberDist
-    from ensemble_cli.aggregators.token_level import StepInput
+    from ensemble_cli.aggregators.token_stepping import StepInput
 
     q = agg.merge(StepInput(union, [MemberDist(d) for d in dists], torch.full((2, 1), 0.5)))[0]
     q[~union.clean | (union.kinds == SPECIAL)] = 0.0  # never written

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from ensemble_cli.aggregators import token_level
+from ensemble_cli.aggregators import token_stepping
 from ensemble_cli.aggregators.distributions import MemberDist
 from ensemble_cli.aggregators.topk_union import TopkUnionAggregator
 from ensemble_cli.aggregators.union import UnionAggregator
@@ -176,13 +176,13 @@ def peaky():
 
 def _count_settled(monkeypatch) -> list[int]:
     calls: list[int] = []
-    original = token_level._choose_settled
+    original = token_stepping._choose_settled
 
     def counting(*args):
         calls.append(1)
         return original(*args)
 
-    monkeypatch.setattr(token_level, "_choose_settled", counting)
+    monkeypatch.setattr(token_stepping, "_choose_settled", counting)
     return calls
 
 

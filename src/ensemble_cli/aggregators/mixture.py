@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .token_level import _inference_mode, _Row, _Stepper
+from .token_stepping import _inference_mode, _Row, _Stepper
 
 if TYPE_CHECKING:
     import torch

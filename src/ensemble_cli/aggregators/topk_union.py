@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from .token_level import StepInput, TokenLevelAggregator, TokenLevelConfig
+from .token_level import TokenLevelAggregator, TokenLevelConfig
+from .token_stepping import StepInput
 
 if TYPE_CHECKING:  # imported in the methods: registering this aggregator must stay cheap
     import torch

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
-from .token_level import Candidates, StepInput, TokenLevelAggregator, TokenLevelConfig
+from .token_level import TokenLevelAggregator, TokenLevelConfig
+from .token_stepping import Candidates, StepInput
 
 if TYPE_CHECKING:  # imported in the methods: registering this aggregator must stay cheap
     import torch
