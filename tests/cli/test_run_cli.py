@@ -246,10 +246,18 @@ def test_resume_does_not_repeat_input_errors(tmp_path: Path, recipe: Path) -> No
 # -- real processes: kill and interrupt ----------------------------------------------------------
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """A job a non-interactive shell starts in the background (``cmd &``: CI under ``nohup``, say)
+    inherits SIGINT *ignored*, and Python then installs no KeyboardInterrupt handler, so the child
+    would never see our Ctrl-C; the user's terminal delivers it, so the test restores that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def launch(*args: str | Path) -> subprocess.Popen[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, str(TESTS / "run_fixture_cli.py"), "run", *map(str, args)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_ctrl_c_as_at_a_terminal)
 
 
 def wait_for_records(out: Path, count: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
