@@ -28,10 +28,12 @@ MAX_FILES = 200  #: files listed from one folder (a folder is a human's collecti
 
 
 def unavailable(resolved: ResolvedRecipe, pipelines: Pipelines) -> str | None:
-    """Why this server cannot run ``resolved`` with what it has loaded (``None``: it can)."""
+    """Why this server cannot run ``resolved`` with what it has loaded (``None``: it can). The reason
+    starts with its kind (``not loaded:``, ``own model:``, ``name taken:``; ``invalid:`` from
+    ``check_recipe_data``), so a label cut short in the page still says it."""
     served = pipelines.recipe
     if resolved.name in pipelines.model_names:
-        return f"its name {resolved.name!r} is the served recipe's or a member's (rename it)"
+        return f"name taken: {resolved.name!r} is the served recipe's or a member's (rename it)"
     served_keys = {spec_key(m.type, m.config) for m in served.models}
     pool = pipelines.base.pool
     for m in resolved.models:
@@ -39,7 +41,8 @@ def unavailable(resolved: ResolvedRecipe, pipelines: Pipelines) -> str | None:
         if key not in served_keys and key not in pool:
             model = getattr(m.config, "model", None)
             what = f"{m.type}: {model}" if model else m.type
-            return f"member {m.name!r} ({what}) is not loaded on this server (same model and options needed)"
+            return (f"not loaded: member {m.name!r} ({what}) is not loaded on this server "
+                    "(same model and options needed)")
     for kind in ("selector", "aggregator", "scorer"):
         mine, theirs = getattr(resolved, kind), getattr(served, kind)
         if mine is None:
@@ -47,7 +50,8 @@ def unavailable(resolved: ResolvedRecipe, pipelines: Pipelines) -> str | None:
         spec = mine.as_dict()
         named = model_keys(spec, kind)
         if named and (theirs is None or theirs.as_dict() != spec):
-            return f"its {kind} {mine.type!r} loads a model of its own ({named[0]}), which this server has not loaded"
+            return (f"own model: its {kind} {mine.type!r} loads a model of its own ({named[0]}), "
+                    "which this server has not loaded")
     return None
 
 
