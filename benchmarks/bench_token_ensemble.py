@@ -107,7 +107,7 @@ def main() -> None:
     union = pipeline("union", length)
     topk = pipeline("topk", length)
     gate = ["aggregator.params.primary=smol", "aggregator.params.threshold=0.9"]
-    gated = pipeline("union", length, gate)
+    gated = pipeline("union", length, [*gate, "aggregator.params.gate_sub_batch=true"])
     gated_whole = pipeline("union", length, [*gate, "aggregator.params.gate_sub_batch=false"])
     spec = pipeline("speculative", length)
     mixture = pipeline("mixture", length)

@@ -62,7 +62,7 @@ def test_sub_batch_gate_equals_whole_batch_gate(method, batch, strays):
     settings = GenerationSettings(max_tokens=40, stop=["\nUser:"])
     gate = {"primary": "l", "threshold": 0.9}
     whole = run(method, members, settings, FIVE[:batch], gate_sub_batch=False, **gate)
-    sub = run(method, members, settings, FIVE[:batch], **gate)
+    sub = run(method, members, settings, FIVE[:batch], gate_sub_batch=True, **gate)
     for a, b in zip(whole, sub, strict=True):
         assert b.output == a.output
         assert (b.finish_reason, b.stop_cause, b.rounds) == (a.finish_reason, a.stop_cause, a.rounds)
