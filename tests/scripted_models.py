@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ensemble_cli.core.types import Example
 from tiny_models import make_generator, tiny_gemma3, tiny_llama
 
 SCRIPT = "The cat sat on the mat. Ünïcode 🙂 café, naïve—done!\nUser: next line\n"
@@ -54,3 +55,13 @@ def scripted_pair(strength: float = 6.0, eos_after: str | None = None) -> tuple[
     _script_hook(gm, gtok, strength, eos_after)
     tag = f"{strength}-{eos_after}"
     return make_generator(lm, ltok, f"script-llama-{tag}"), make_generator(gm, gtok, f"script-gemma3-{tag}")
+
+
+#: five prompts of different lengths (batches whose rows need different numbers of steps)
+FIVE = [
+    Example("a", [{"role": "user", "content": "What is 2+3? Explain step by step."}]),
+    Example("b", [{"role": "user", "content": "Name a colour."}]),
+    Example("c", [{"role": "user", "content": "Write one long sentence about the sea and its waves, please."}]),
+    Example("d", [{"role": "user", "content": "Hi"}]),
+    Example("e", [{"role": "user", "content": "Count from one to ten in French, then in German."}]),
+]

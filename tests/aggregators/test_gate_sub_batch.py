@@ -8,18 +8,11 @@ import pytest
 from ensemble_cli.aggregators.topk_union import TopkUnionAggregator
 from ensemble_cli.aggregators.union import UnionAggregator
 from ensemble_cli.core.components import EnsembleContext, Member
-from ensemble_cli.core.types import Example, GenerationSettings
+from ensemble_cli.core.types import GenerationSettings
 from ensemble_cli.generators.hf_session import HFSessionBatch
-from scripted_models import scripted_pair
+from scripted_models import FIVE, scripted_pair
 
 METHODS = {"union": UnionAggregator, "topk-union": TopkUnionAggregator}
-FIVE = [
-    Example("a", [{"role": "user", "content": "What is 2+3? Explain step by step."}]),
-    Example("b", [{"role": "user", "content": "Name a colour."}]),
-    Example("c", [{"role": "user", "content": "Write one long sentence about the sea and its waves, please."}]),
-    Example("d", [{"role": "user", "content": "Hi"}]),
-    Example("e", [{"role": "user", "content": "Count from one to ten in French, then in German."}]),
-]
 
 
 @pytest.fixture(scope="module")

@@ -17,18 +17,11 @@ from ensemble_cli.errors import RecipeError
 from ensemble_cli.generators.hf_session import HFSessionBatch
 from ensemble_cli.recipe import load_recipe
 from ensemble_cli.vocab.union import SPECIAL
-from scripted_models import scripted_pair
+from scripted_models import FIVE, scripted_pair
 from session_recorder import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = [{"role": "user", "content": "Name a colour."}]
-FIVE = [
-    Example("a", [{"role": "user", "content": "What is 2+3? Explain step by step."}]),
-    Example("b", [{"role": "user", "content": "Name a colour."}]),
-    Example("c", [{"role": "user", "content": "Write one long sentence about the sea and its waves, please."}]),
-    Example("d", [{"role": "user", "content": "Hi"}]),
-    Example("e", [{"role": "user", "content": "Count from one to ten in French, then in German."}]),
-]
 
 
 @pytest.fixture(scope="module")

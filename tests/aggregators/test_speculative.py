@@ -15,19 +15,12 @@ from ensemble_cli.core.components import EnsembleContext, Member
 from ensemble_cli.core.types import Example, GenerationSettings
 from ensemble_cli.errors import RecipeError
 from ensemble_cli.recipe import load_recipe
-from scripted_models import scripted_pair
+from scripted_models import FIVE, scripted_pair
 from session_recorder import Recorder
 from tiny_models import make_generator, tiny_llama
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"union": UnionAggregator, "topk-union": TopkUnionAggregator}
-FIVE = [  # prompts of different lengths
-    Example("a", [{"role": "user", "content": "What is 2+3? Explain step by step."}]),
-    Example("b", [{"role": "user", "content": "Name a colour."}]),
-    Example("c", [{"role": "user", "content": "Write one long sentence about the sea and its waves, please."}]),
-    Example("d", [{"role": "user", "content": "Hi"}]),
-    Example("e", [{"role": "user", "content": "Count from one to ten in French, then in German."}]),
-]
 
 
 @pytest.fixture(scope="module")
