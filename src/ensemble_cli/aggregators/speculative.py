@@ -1,4 +1,5 @@
-"""Speculative token-level stepping (``speculate:`` of ``union`` and ``topk-union``): the same output, fewer forwards.
+"""Speculative token-level stepping (``speculate:`` of ``union`` and ``topk-union``): the same decisions,
+fewer forwards (exact in float32; in bf16 a multi-token check rounds differently, so near-ties can flip).
 
 Plain stepping (``token_level``) runs every member once per written token. Here a *round* replaces up
 to ``max_draft`` steps (after Speculative Ensemble / CoS, arXiv 2502.01662):

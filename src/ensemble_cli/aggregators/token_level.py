@@ -96,7 +96,8 @@ class TokenLevelConfig(ComponentConfig):
         "the whole batch whenever any row needs it, faster on CPU so far)"
     )
     speculate: SpeculateConfig | None = Field(
-        None, description="speculative mode: {proposer: <member>, max_draft: 4, adaptive: true}; same output as without"
+        None, description="speculative mode: {proposer: <member>, max_draft: 4, adaptive: true}; the same greedy "
+        "decisions as without (exact in float32; bf16 near-ties can flip)"
     )
 
     @model_validator(mode="after")
