@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from ensemble_cli.aggregators.distributions import MemberDist
+from ensemble_cli.aggregators.mixture import MixtureStepper
 from ensemble_cli.aggregators.token_stepping import StepInput
 from ensemble_cli.aggregators.union import UnionAggregator
 from ensemble_cli.core.components import EnsembleContext, Member
@@ -94,7 +95,7 @@ def test_one_member_of_weight_one_is_that_member_alone(pair):
     for r, seg in zip(mixed, alone, strict=True):
         if "\ufffd" not in seg.text:
             assert r.output == seg.text
-            assert r.summary["mixture"] == {"rejected": 0, "merged_steps": 0}
+            assert r.summary["mixture"] == {"rejected": 0, "merged_steps": 0, "waited_steps": 0}
             assert r.summary["won_share"] == {"l": 1.0, "g": 0.0}
             exact += 1
         else:  # the draws after a half-written character are redrawn: the same text up to it
@@ -107,14 +108,21 @@ def test_attribution_names_the_writer_and_usage_is_honest(pair, monkeypatch):
     members = [Member("l", pair[0]), Member("g", pair[1])]
     settings = GenerationSettings(max_tokens=30, temperature=1.0, seed=3)
     rec = Recorder(monkeypatch)
-    forwards: list[int] = []
-    orig = HFSessionBatch.next_logits
+    forwards: list[int | None] = []  # per forward: None for the whole batch, else the rows it ran
+    steps: list[tuple[int, int]] = []  # per step: (forwards before it, forwards after it)
+    orig_logits, orig_step = HFSessionBatch.next_logits, MixtureStepper.step
 
     def next_logits(s, rows=None):
-        forwards.append(len(s.rows) if rows is None else len(rows))
-        return orig(s, rows)
+        forwards.append(None if rows is None else len(rows))
+        return orig_logits(s, rows)
+
+    def step(s, rows, fed):
+        before = len(forwards)
+        orig_step(s, rows, fed)
+        steps.append((before, len(forwards)))
 
     monkeypatch.setattr(HFSessionBatch, "next_logits", next_logits)
+    monkeypatch.setattr(MixtureStepper, "step", step)
     results = run(members, settings, FIVE, mode="mixture")
     writers = set()
     drawn = 0
@@ -135,10 +143,14 @@ def test_attribution_names_the_writer_and_usage_is_honest(pair, monkeypatch):
                                                                     == name)
             assert len(rec.fed[k][i]) == wrote
     assert drawn >= 2 and writers == {"l", "g"}
-    rejected = sum(r.summary["mixture"]["rejected"] for r in results)
     merged = sum(r.summary["mixture"]["merged_steps"] for r in results)
-    # one member's forward per written token: each row's step runs one member (a redraw may run the other)
-    assert sum(r.rounds for r in results) <= sum(forwards) <= sum(r.rounds for r in results) + rejected + 2 * merged
+    # one member's forward per step, over the whole batch; sub-batch forwards only for merge steps
+    whole = [sum(f is None for f in forwards[a:b]) for a, b in steps]
+    assert max(whole) == 1 and sum(whole) <= len(steps)
+    assert sum(f is not None for f in forwards) <= 2 * merged
+    # the rows that drew another member waited for its turn instead of running it too
+    assert sum(r.summary["mixture"]["waited_steps"] for r in results) > 0
+    assert max(r.rounds for r in results) <= len(steps)
 
 
 def test_mixture_is_reproducible_and_batch_independent(pair):

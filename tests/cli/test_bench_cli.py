@@ -216,8 +216,8 @@ def test_bench_reuses_identical_member_runs_only(setup: tuple[Path, Path], tmp_p
     assert doc["ensemble"]["cost"]["seconds"] > 0  # the ensemble itself ran
     assert "not re-run" in (tmp_path / "b" / "report.html").read_text()
 
-    # a different run is never taken: other generation settings, other batches, other problems
-    for extra in (["--set", "generation.max_tokens=8"], ["--batch-size", "1"], ["--limit", "2"]):
+    # a different run is never taken: other generation settings, other batches
+    for extra in (["--set", "generation.max_tokens=8"], ["--batch-size", "1"]):
         other = runner.invoke(
             app, [*base, *extra, "--output-dir", str(tmp_path / "c"), "--overwrite", "--baselines", str(tmp_path / "a")]
         )
@@ -226,6 +226,36 @@ def test_bench_reuses_identical_member_runs_only(setup: tuple[Path, Path], tmp_p
 
     missing = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "d"), "--baselines", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "--baselines" in missing.stderr
+
+
+def test_bench_takes_the_first_batches_of_a_partial_member_run(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    base = json_bench_args(setup)
+    full = bench_json([*base, "--output-dir", str(tmp_path / "a")])
+
+    def outputs(folder: str, name: str) -> list[tuple[str, str]]:
+        lines = (tmp_path / folder / f"member-{name}.jsonl").read_text().splitlines()
+        return [(r["id"], r["output"]) for r in map(json.loads, lines)]
+
+    whole = {name: outputs("a", name) for name in ("llama", "gemma")}
+    # the first problems of a run with a larger --limit are the same run (same batches): taken whole
+    fewer = bench_json([*base, "--limit", "2", "-o", str(tmp_path / "two"), "--baselines", str(tmp_path / "a")])
+    assert fewer["reused_problems"] == {"llama": 2, "gemma": 2}
+    # a bench still writing (or killed mid-write): one whole batch (2 records), and for llama half a line
+    for name in ("llama", "gemma"):
+        path = tmp_path / "a" / f"member-{name}.jsonl"
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(lines[:2]) + (lines[2][:20] if name == "llama" else ""))
+    result = runner.invoke(app, [*base, "--output-dir", str(tmp_path / "b"), "--baselines", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["reused_problems"] == {"llama": 2, "gemma": 2}
+    assert "reusing the first 2 of 3 problems" in result.stderr and "running the rest" in result.stderr
+    assert "(its first 2 problems)" in (tmp_path / "b" / "report.html").read_text()
+    for name in ("llama", "gemma"):  # the rest ran here: the same answers as the uninterrupted run
+        assert outputs("b", name) == whole[name]
+        old = next(m for m in full["members"] if m["name"] == name)
+        new = next(m for m in doc["members"] if m["name"] == name)
+        assert new["correct"] == old["correct"] and new["cost"]["seconds"] > 0
 
 
 def test_bench_resume_finishes_an_interrupted_bench(setup: tuple[Path, Path], tmp_path: Path) -> None:

@@ -310,3 +310,13 @@ def test_interrupt_exits_130_and_says_how_to_resume(tmp_path: Path, recipe: Path
     written = records(out)
     assert f"{len(written)} records written" in stderr
     assert "--resume" in stderr
+
+
+def test_deterministic_is_batch_invariant_in_the_recipe_and_its_hash(tmp_path: Path, recipe: Path, data: Path) -> None:
+    plain, flag, spelled = (tmp_path / f"{n}.jsonl" for n in ("plain", "flag", "spelled"))
+    assert invoke(recipe, "-i", data, "-o", plain).exit_code == 0
+    assert invoke(recipe, "-i", data, "-o", flag, "--deterministic").exit_code == 0
+    assert invoke(recipe, "-i", data, "-o", spelled, "--set", "generation.batch_invariant=true").exit_code == 0
+    p, f, s = (records(x)[0] for x in (plain, flag, spelled))
+    assert f["recipe"]["generation"]["batch_invariant"] is True and "batch_invariant" not in p["recipe"]["generation"]
+    assert f["recipe_hash"] == s["recipe_hash"] != p["recipe_hash"]

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ensemble_cli.cli.resume_hint import resume_command
+from ensemble_cli.console.resume_hint import resume_command
 
 
 def test_adds_resume_pins_the_output_and_drops_overwrite(monkeypatch: pytest.MonkeyPatch) -> None:

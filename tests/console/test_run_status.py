@@ -1,4 +1,4 @@
-"""The status lines and progress display of ``ensemble run`` (``cli.load_status``, ``cli.run_progress``):
+"""The status lines and progress display of ``ensemble run`` (``console.load_status``, ``console.run_progress``):
 plain lines without ``\\r`` or escape codes when stderr is not a terminal, progress that moves with
 every round, and the same information on a terminal."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ensemble_cli.cli.load_status import LoadStatus, describe_plan
-from ensemble_cli.cli.run_progress import RunProgress, RunTally
+from ensemble_cli.console.load_status import LoadStatus, describe_plan
+from ensemble_cli.console.run_progress import RunProgress, RunTally
 from ensemble_cli.core.events import Converted, Converting, Footprint, Loaded, Loading, RowProgress
 
 

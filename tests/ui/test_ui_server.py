@@ -130,7 +130,9 @@ def test_the_recipes_folder_lists_each_recipe_and_serves_the_runnable_ones(ui_se
         assert {a["model"] for a in reply["ensemble"]["choices"][0]["attribution"]} <= {"alpha", "beta"}
         assert c.post("/v1/chat/completions", json={**body, "max_tokens": 65}).status_code == 400  # the cap holds
         status = c.get("/status").json()
+        listed_models = [m["id"] for m in c.get("/v1/models").json()["data"]]
     assert status["requests_served"] >= 1 and "tiny-loop" not in status["models"]  # /status: the served recipe
+    assert "tiny-loop" in listed_models and listed_models[0] == "tiny-duo"  # /v1/models: all a client may call
 
 
 def test_the_builders_yaml_is_served_only_on_loaded_models(ui_server: LiveServer, duo_recipe) -> None:

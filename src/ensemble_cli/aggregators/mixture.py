@@ -5,8 +5,16 @@ Models", arXiv 2605.00419): sampled ``union`` writes entry ``x`` with probabilit
 ``q(x) = sum_m w_m p_m(x)``, the weighted average of the members' distributions over the union
 vocabulary. Drawing a member ``m`` with probability ``w_m / sum(w)`` and then a token from ``p_m`` alone
 writes ``x`` with probability ``sum_m (w_m / sum(w)) p_m(x)``: the same distribution, but only the drawn
-member runs a forward. Members not drawn skip the step and catch up from text the next time a row
-draws them, batched over the rows that drew them (``HFSessionBatch.next_logits(rows=...)``).
+member runs a forward. Members not drawn skip the step and catch up from text the next time they run.
+
+In a batch, rows draw different members. Running every drawn member each step would run them all
+at batch 8 (some row almost always draws each), and on a CPU a forward over 8 rows costs little more
+than over 1 (``benchmarks/forward_cost_by_rows.py``), so nothing would be saved. Instead **one member
+runs per step**: the one most rows are waiting for, over the whole batch; the rows that drew it write,
+the others keep their draw and wait for their member's turn (``summary.mixture.waited_steps``). A
+row's draws and tokens come from its own seeded streams in the same order whenever its turn comes, so
+the output does not depend on the batch; rows waiting for a member pile up until it is the most
+drawn, so waits stay short.
 
 The union's own rules are kept exactly, by rejection: a draw is written only if it is an entry the plain
 step could write (no special token other than the end, nothing past the tokenizer) and, where the
@@ -44,7 +52,7 @@ from .token_stepping import _inference_mode, _Row, _Stepper
 if TYPE_CHECKING:
     import torch
 
-MAX_DRAWS = 64  #: rejected draws in one step before a row falls back to the full merge
+MAX_DRAWS = 64  #: rejected draws for one token before a row falls back to the full merge
 
 
 class MixtureStepper(_Stepper):
@@ -56,53 +64,95 @@ class MixtureStepper(_Stepper):
 
     @_inference_mode
     def step(self, rows: list[_Row], fed: list[list[int]]) -> None:
-        import torch
-
         n_members, n = len(self.members), len(rows)
         live, able = self._live_and_able(rows, fed)
         logits: list[torch.Tensor | None] = [None] * n_members  # [rows, vocab] float32; zeros where not run
         ran: list[set[int]] = [set() for _ in range(n_members)]
-        written: dict[int, tuple[int, int]] = {}  # row -> (member, token)
-        draws = [0] * n
         # a row that ends inside a character takes the plain step (below): drawn members would mostly
         # write something that cannot continue it, and only the members holding it can vote anyway
         merge = [r for r in range(n) if live[r] and rows[r].pending]
-        todo = [r for r in range(n) if live[r] and not rows[r].pending]
-        while todo:
-            pick: dict[int, int] = {}
-            for r in todo:
-                cands = [m for m in self.voters if able[m][r]]
-                if not cands:  # every weighted member waits for a character only others could finish
-                    rows[r].finish, rows[r].cause = "stop", "no_voter"
-                    continue
-                pick[r] = self._draw_member(rows[r], cands)
-            for m in sorted(set(pick.values())):
-                self._run(m, [r for r, p in pick.items() if p == m and r not in ran[m]], rows, fed, logits, ran)
-            for m in sorted(set(pick.values())):
-                mine = [r for r, p in pick.items() if p == m]
-                lm = logits[m]
-                assert lm is not None
-                tokens = self.sessions[m].sample(lm[mine], mine, temperature=self.settings.temperature,
-                                                 top_p=self.settings.top_p)
-                for r, t in zip(mine, tokens, strict=True):
-                    if self._accept(rows[r], m, t, lm[r]):
-                        written[r] = (m, t)
-                    else:
-                        rows[r].rejected += 1
-                        draws[r] += 1
-            merge += [r for r in pick if r not in written and draws[r] >= MAX_DRAWS]
-            todo = [r for r in pick if r not in written and draws[r] < MAX_DRAWS]
-        for r, (m, t) in sorted(written.items()):
+        for r in range(n):
             st = rows[r]
-            e = int(self.union.members[m].token_entry[t])
-            lm = logits[m]
-            assert lm is not None
-            score = float((lm[r, t] - torch.logsumexp(lm[r], dim=0)).exp())  # the writer's probability of it
-            plan = self._apply(st, r, e, [m], [t], [e], fed, score, False)
-            if plan is not None:
-                self._feed(plan[0], r, plan[1])
+            if live[r] and not st.pending and st.pick is None and not self._draw(st, able, r):
+                st.finish, st.cause = "stop", "no_voter"  # every weighted member waits for a character
+        waiting = [r for r in range(n) if live[r] and rows[r].pick is not None]
+        if waiting:
+            m = self._turn([rows[r].pick for r in waiting])  # type: ignore[misc]
+            self._write(m, [r for r in waiting if rows[r].pick == m], rows, fed, able, logits, ran, merge)
+            for r in waiting:
+                if rows[r].pick is not None and rows[r].pick != m:
+                    rows[r].waited += 1
         if merge:
             self._merge_step(sorted(merge), rows, able, fed, logits, ran)
+
+    def _turn(self, picks: list[int]) -> int:
+        """The member that runs this step: the one most waiting rows drew (ties: the first member).
+
+        Rows that drew another member wait for its turn, keeping their draw, so a row's draws (and
+        so its output) are what they would be alone; rows waiting for a member pile up until it is
+        the most drawn, so no row waits for long.
+        """
+        counts = [0] * len(self.members)
+        for m in picks:
+            counts[m] += 1
+        return max(range(len(counts)), key=lambda m: (counts[m], -m))
+
+    def _write(self, m: int, mine: list[int], rows: list[_Row], fed: list[list[int]], able: list[list[bool]],
+               logits: list[torch.Tensor | None], ran: list[set[int]], merge: list[int]) -> None:
+        """Member ``m`` runs once (every row it can read catches up) and writes for the rows that drew it.
+
+        A rejected draw is drawn again: a row that draws ``m`` again samples from the same logits at
+        once; one that draws another member waits for that member's turn; after ``MAX_DRAWS``
+        rejections in one token the row takes the plain step instead (``merge``).
+        """
+        import torch
+
+        self._run_all(m, rows, fed, able, logits, ran)
+        lm = logits[m]
+        assert lm is not None
+        while mine:
+            tokens = self.sessions[m].sample(lm[mine], mine, temperature=self.settings.temperature,
+                                             top_p=self.settings.top_p)
+            again = []
+            for r, t in zip(mine, tokens, strict=True):
+                st = rows[r]
+                if self._accept(st, m, t, lm[r]):
+                    st.pick, st.draws = None, 0
+                    e = int(self.union.members[m].token_entry[t])
+                    score = float((lm[r, t] - torch.logsumexp(lm[r], dim=0)).exp())  # the writer's probability
+                    plan = self._apply(st, r, e, [m], [t], [e], fed, score, False)
+                    if plan is not None:
+                        self._feed(plan[0], r, plan[1])
+                    continue
+                st.rejected += 1
+                st.draws += 1
+                if st.draws >= MAX_DRAWS:
+                    st.pick, st.draws = None, 0
+                    merge.append(r)
+                elif self._draw(st, able, r) and st.pick == m:
+                    again.append(r)
+            mine = again
+
+    def _draw(self, st: _Row, able: list[list[bool]], r: int) -> bool:
+        """Draw the row's next member among the weighted members able to give its next token."""
+        cands = [m for m in self.voters if able[m][r]]
+        if not cands:
+            st.pick = None
+            return False
+        st.pick = self._draw_member(st, cands)
+        return True
+
+    def _run_all(self, m: int, rows: list[_Row], fed: list[list[int]], able: list[list[bool]],
+                 logits: list[torch.Tensor | None], ran: list[set[int]]) -> None:
+        """Member ``m``'s forward over the whole batch, every row it can read caught up first.
+
+        The whole batch, not just the rows that drew it: on a CPU a forward's cost hardly depends on
+        its rows (``benchmarks/forward_cost_by_rows.py``), while a sub-batch copies the rows' caches out
+        and back; and rows kept up to date catch up in short chunks.
+        """
+        self._catch_up(m, rows, fed, able[m])
+        logits[m] = self.sessions[m].next_logits().float()
+        ran[m].update(range(len(rows)))
 
     def _draw_member(self, st: _Row, cands: list[int]) -> int:
         """One of ``cands`` with probability proportional to its weight, from the row's own stream."""

@@ -13,10 +13,14 @@ to ``max_draft`` steps (after Speculative Ensemble / CoS, arXiv 2502.01662):
    entry another member cannot spell as one token ends the verifiable span there (a plain step that
    wrote it would send that member to catch up from text, which a draft cannot foresee).
 4. Position by position, the ordinary merge and choice (``_Stepper._decide``) write the entry, exactly
-   as a plain step would. A position is *clean* when every voter would be fed exactly the drafted
-   token it holds (in practice: all voters' first choices were the drafted entry, so plain stepping
-   would feed each its own token) and the row goes on. The first position that is not clean (a
-   disagreement, a different token for the same bytes, an end, a stop string, the length limit) is
+   as a plain step would. A position is *clean* when every voter ends it holding exactly the drafted
+   token it was fed, and the row goes on: either the plain step feeds it that token (all voters' first
+   choices were the drafted entry), or the drafted entry won a disagreement and the plain step leaves
+   the voter to re-read the piece from text, which here is checked without running it
+   (``HFSessionBatch.appended_ids``): when the re-read gives the very drafted token, the member is
+   where plain stepping would leave it (``summary.speculation.continued_past_disagreement`` counts
+   these). The first position that is not clean (a drafted entry that lost the merge, a re-read
+   that splits the piece otherwise, an end, a stop string, the length limit) is
    still written by the merge, with every member's stream first rolled back to where the plain step
    would find it (``HFSessionBatch.truncate``: the drafted tokens after it become a stale cache tail
    the next forward drops). So each member's ids, KV cache, and the text, attribution and scores
@@ -193,7 +197,7 @@ class SpeculativeStepper(_Stepper):
                 hit = self._chosen.get(r) == entries[r][i]
                 accepted[r] += int(hit)
                 clean = (hit and plan is not None and st.finish is None and i + 1 < usable[r]
-                         and all(plan[0][m][r] == [spec[m][r][i]] for m in self.voters))
+                         and self._follows(plan, r, i, spec, pre, text_before[r], st, fed))
                 if clean:
                     assert plan is not None
                     if non_voters:  # members that never run (weight 0) take what a plain step feeds them
@@ -218,6 +222,35 @@ class SpeculativeStepper(_Stepper):
                 st.acceptance = (1 - EMA) * st.acceptance + EMA * accepted[r] / drafted
                 a = min(st.acceptance, 0.95)
                 st.draft_len = max(1, min(self.spec.max_draft, round(a / (1 - a)) + 1))
+
+    def _follows(self, plan: Any, r: int, i: int, spec: dict[int, list[list[int]]], pre: list[list[int]],
+                 before: str, st: _Row, fed: list[list[int]]) -> bool:
+        """Whether every voter ends drafted position ``i`` of row ``r`` holding exactly its drafted token.
+
+        A voter the plain step feeds that token follows. One it leaves behind (a disagreement: it
+        re-reads the written piece from text before its next forward) follows too when that re-read
+        gives the very token it was fed for the draft (``HFSessionBatch.appended_ids``: no other split
+        of the piece, no change to its tail); it is then marked as having read the piece, which is
+        where the plain step's catch-up would leave it. Otherwise the round must end here.
+        """
+        ids = plan[0]
+        behind = []
+        for m in self.voters:
+            want = [spec[m][r][i]]
+            if ids[m][r] == want:
+                continue
+            if ids[m][r] is not None or st.pending:
+                return False
+            behind.append(m)
+        for m in behind:
+            session, n_ids, tok = self.sessions[m], pre[m][r] + i, spec[m][r][i]
+            if session.appended_ids(r, n_ids, before, st.text[len(before):]) != session.token_ids(r)[:n_ids] + [tok]:
+                return False
+        for m in behind:
+            ids[m][r] = [spec[m][r][i]]
+            fed[m][r] = len(st.out)
+        st.continued += int(bool(behind))
+        return True
 
     def _pick(self, r: int, st: _Row, row: Any, firsts: list[int]) -> tuple[int, float]:
         """Greedy: the plain choice. Sampling: the speculative acceptance rule against the drafted entry."""

@@ -65,9 +65,13 @@ class _Row:
     rounds: int = 0
     draft_len: int = 0
     acceptance: float = 0.5  # running estimate of the share of drafted tokens accepted
+    continued: int = 0  # drafted positions a voter disagreed with that the round still went past
     # mixture mode: draws not written (rejected), steps that fell back to the full merge
     rejected: int = 0
     merged: int = 0
+    pick: int | None = None  # the member drawn for the next token, while it waits for that member's turn
+    draws: int = 0  # rejected draws since the last written token
+    waited: int = 0  # steps the row sat out waiting for its drawn member
 
     @property
     def pending(self) -> bytes:
@@ -482,9 +486,10 @@ def _result(st: _Row, members: Sequence[Member], gate: bool, speculate: bool = F
             "accepted": st.accepted,
             "acceptance_rate": round(st.accepted / st.drafted, 4) if st.drafted else 0.0,
             "mean_draft": round(st.drafted / st.rounds, 3) if st.rounds else 0.0,
+            "continued_past_disagreement": st.continued,
         }
     if mixture:
-        summary["mixture"] = {"rejected": st.rejected, "merged_steps": st.merged}
+        summary["mixture"] = {"rejected": st.rejected, "merged_steps": st.merged, "waited_steps": st.waited}
     return Result(
         id=st.example.id,
         output=st.text,

@@ -191,7 +191,7 @@ def run_bench(
         unfinished = [s for s in systems[:-1] if len(s.records) < len(rows)]
         _reuse_baselines(unfinished, rows, batch_size, Path(baselines), console)
 
-    from ..cli.load_status import LoadStatus
+    from ..console.load_status import LoadStatus
 
     runner = _runner(systems, ray, console)
     try:
@@ -218,9 +218,11 @@ def run_bench(
     tables = bench_tables(result, resolved.name)
     reused = {s.name: str(s.reused) for s in systems if s.reused is not None}
     if reused:
+        taken = {s.name: "" if s.reused_all else f" (its first {s.reused_count} problems)" for s in systems
+                 if s.reused is not None}
         tables[0].notes.append(
             "not re-run (same run found by --baselines; records and time from then): "
-            + "; ".join(f"{name} from {path}" for name, path in reused.items())
+            + "; ".join(f"{name} from {path}{taken[name]}" for name, path in reused.items())
         )
     resumed = {s.name: s.resumed for s in systems if s.resumed}
     if resumed:
@@ -239,6 +241,7 @@ def run_bench(
         **result.to_dict(),
         "files": {s.name: str(s.path) for s in systems},
         "reused_baselines": reused,
+        "reused_problems": {s.name: s.reused_count for s in systems if s.reused is not None},
         "resumed": resumed,
         "member_overrides": list(member_overrides),
     }
@@ -293,12 +296,20 @@ def _reuse_baselines(members, rows, batch_size: int, folder: Path, console) -> N
     if not folder.is_dir():
         raise UsageError(f"--baselines {folder}: not a folder (give an earlier bench's --output-dir)")
     for system in members:
-        found = find_baseline(system.resolved.as_dict(), rows, batch_size, folder)
-        if found is None:
+        found = find_baseline(system.resolved.as_dict(), rows, batch_size, folder, have=len(system.records))
+        if found is None and system.records:
+            said = f"{system.name}: {folder} holds no more of its run than the {len(system.records)} problems resumed"
+            console.print(said, soft_wrap=True, markup=False)
+        elif found is None:
             console.print(f"{system.name}: no identical run in {folder}; running it", markup=False)
-        else:
+        elif found.complete:
             system.reuse(found)
             console.print(f"{system.name}: reusing {found.path} ({found.seconds:.1f} s generating)", markup=False)
+        else:
+            system.reuse(found)
+            said = (f"{system.name}: reusing the first {len(found.records)} of {len(rows)} problems from {found.path} "
+                    f"({found.seconds:.1f} s generating); running the rest")
+            console.print(said, soft_wrap=True, markup=False)
 
 
 def _run(runner, rows, batch_size: int, console) -> None:  # noqa: ANN001 - rich/bench types imported late

@@ -31,13 +31,14 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
+from ..console.resume_hint import resume_command
+from ..console.run_display import stderr_console
 from ..io.readers import FieldMap
 from . import bench_folders
 from .command_line import command_line, given_arguments
+from .deterministic_flag import DeterministicFlag, with_deterministic
 from .eval_format import OutputFormat, emit
 from .ray_flags import RayCpusFlag, RayFlag, RayGpusFlag, RayRetriesFlag, RayWorkersFlag, ray_options
-from .resume_hint import resume_command
-from .run_display import stderr_console
 
 DEFAULT_COMMAND = "run"
 
@@ -110,6 +111,7 @@ def bench(
             "(judge a sampling ensemble against each member's greedy answer).",
         ),
     ] = None,
+    deterministic: DeterministicFlag = False,
     prompt_field: Annotated[str | None, typer.Option(help="Input field holding the prompt.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Input field holding the reference answer.")] = None,
     id_field: Annotated[str | None, typer.Option(help="Input field holding the row id.")] = None,
@@ -134,7 +136,7 @@ def bench(
     outcome = run_bench(
         recipe, input, dataset=dataset, limit=limit, offset=offset, batch_size=batch_size, output_dir=output_dir,
         overwrite=overwrite, resume=resume, baselines=baselines, report=report, plot=plot,
-        overrides=tuple(overrides or ()), member_overrides=tuple(member_overrides or ()),
+        overrides=tuple(with_deterministic(overrides, deterministic)), member_overrides=tuple(member_overrides or ()),
         fields=FieldMap(prompt_field, label_field, id_field),
         command=command_line("ensemble bench", ctx, leave_out=_LEAVE_OUT), arguments=given_arguments(ctx),
         console=console, on_interrupt=interrupted,

@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
+from ..console.run_display import stderr_console
 from .eval_format import OutputFormat, emit
-from .run_display import stderr_console
 
 
 class CostAxis(StrEnum):

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
+from .deterministic_flag import DeterministicFlag, with_deterministic
 
 NAME = "lm-eval"
 _OURS = ("--model", "-M")  #: lm-eval options this command sets itself
@@ -36,10 +37,12 @@ def lm_eval_command(
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."),
     ] = None,
+    deterministic: DeterministicFlag = False,
 ) -> None:
     """Evaluate a recipe with lm-evaluation-harness, in this process (extra 'lm-eval')."""
     from ..recipe import load_recipe
 
+    overrides = with_deterministic(overrides, deterministic)
     extra = list(ctx.args)
     taken = [a for a in extra if a in _OURS or a.startswith("--model=")]
     if taken:

@@ -73,8 +73,8 @@ def prepare(
     unknown = [n for n in names if n not in ALIASES]
     if unknown:
         raise UsageError(f"unknown model alias {', '.join(map(repr, unknown))}; known: {', '.join(ALIASES)}")
+    from ..console.load_status import LoadStatus
     from ..models.prepare import prepare_aliases
-    from .load_status import LoadStatus
 
     console = Console(stderr=True, highlight=False)
     start = time.perf_counter()

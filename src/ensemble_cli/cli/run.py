@@ -33,11 +33,12 @@ from typing import Annotated
 
 import typer
 
+from ..console.run_display import stderr_console
 from ..errors import UsageError
 from ..io.readers import FieldMap
 from ..io.writers import STDOUT
+from .deterministic_flag import DeterministicFlag, with_deterministic
 from .ray_flags import RayCpusFlag, RayFlag, RayGpusFlag, RayRetriesFlag, RayWorkersFlag, ray_options
-from .run_display import stderr_console
 
 __all__ = ["run"]
 
@@ -74,6 +75,7 @@ def run(
             "--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."
         ),
     ] = None,
+    deterministic: DeterministicFlag = False,
     prompt_field: Annotated[str | None, typer.Option(help="Input field holding the prompt.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Input field holding the reference answer.")] = None,
     id_field: Annotated[str | None, typer.Option(help="Input field holding the row id.")] = None,
@@ -87,8 +89,8 @@ def run(
     """Run a recipe over a dataset and write one JSON line per example."""
     from ..api.ensemble import Ensemble  # imported late: keeps `ensemble --help` fast
     from ..api.runs import run_dataset
-    from .load_status import LoadStatus
-    from .run_display import ConsoleRunDisplay
+    from ..console.load_status import LoadStatus
+    from ..console.run_display import ConsoleRunDisplay
 
     console = stderr_console()
     if resume and overwrite:
@@ -98,7 +100,7 @@ def run(
 
     with LoadStatus(console) as status:  # on screen from the first second: nothing looks stuck
         status.start("recipe", f"resolving recipe {recipe}")
-        ensemble = Ensemble.from_recipe(recipe, overrides or ())
+        ensemble = Ensemble.from_recipe(recipe, with_deterministic(overrides, deterministic))
         status.finish("recipe")
     if input == STDOUT and sys.stdin.isatty():
         console.print("reading examples from the terminal (one JSON object per line; end with Ctrl-D)")

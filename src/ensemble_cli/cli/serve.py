@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
+from .deterministic_flag import DeterministicFlag, with_deterministic
 
 __all__ = ["serve", "start"]
 
@@ -37,6 +38,7 @@ def serve(
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe value, e.g. generation.max_tokens=64."),
     ] = None,
+    deterministic: DeterministicFlag = False,
     ui: Annotated[bool, typer.Option("--ui", help="Also serve the web UI at /ui (same port, same engine).")] = False,
     votes: Annotated[
         str | None, typer.Option(help="With --ui: append blind side-by-side votes to this JSONL file.")
@@ -54,7 +56,8 @@ def serve(
     if (votes or bench or recipes) and not ui:
         raise UsageError("--votes, --bench and --recipes belong to the web UI: add --ui")
     start(recipe, host=host, port=port, api_key=api_key, max_batch=max_batch, max_queue=max_queue,
-          max_tokens_cap=max_tokens_cap, overrides=overrides, ui=ui, votes=votes, bench=bench, recipes=recipes)
+          max_tokens_cap=max_tokens_cap, overrides=with_deterministic(overrides, deterministic), ui=ui,
+          votes=votes, bench=bench, recipes=recipes)
 
 
 def start(recipe: str, *, host: str, port: int, api_key: str | None, max_batch: int, max_queue: int,

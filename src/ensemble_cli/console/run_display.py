@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from ..api.runs import RunDisplay, RunReport
 from ..batch import Pending, RunStats
 from ..io.writers import STDOUT
+from .base import RunDisplay, RunReport
 from .resume_hint import resume_command
 
 if TYPE_CHECKING:

@@ -35,7 +35,7 @@ class RayBench:
         self.systems = list(systems)
         self.options = options
         self.on_lost = on_lost
-        self.active = [i for i, s in enumerate(self.systems) if s.reused is None]  # worker recipe i → system
+        self.active = [i for i, s in enumerate(self.systems) if not s.reused_all]  # worker recipe i → system
         self.pool: RayPool | None = None
 
     def load(self, status: Any, batches: int) -> float:

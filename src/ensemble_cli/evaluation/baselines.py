@@ -17,8 +17,13 @@ their resolved recipe and batch timing, so nothing needs to be trusted):
   makes of its position (padding can change a bf16 model's greedy choice, so batching is part of
   the run).
 
+A run that covers only the first batches (an earlier bench that was stopped, or one with a larger
+``--limit`` and the same ``--batch-size``) is taken for those whole batches, up to the first one that
+differs, is unfinished or holds a failed row; the member then runs only the batches after them.
+Benches of several recipes over the same members can so start before the first one has finished.
+
 Its wall time is the sum of its batches' times as recorded then. That is the one figure that is not
-side by side with the ensemble's, so the bench says which baselines it reused and from where.
+side by side with the ensemble's, so the bench says which baselines it reused, how much and from where.
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ class Baseline:
     """A member run found reusable: its records (in row order) and the generation time it took."""
 
     path: Path
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  #: the first records of this run: all of them, or its first whole batches
     seconds: float
+    complete: bool = True  #: the records cover every problem (else the member runs the batches after them)
 
 
 def run_key(recipe: dict[str, Any]) -> dict[str, Any]:
@@ -50,33 +56,50 @@ def run_key(recipe: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_baseline(
-    recipe: dict[str, Any], rows: Sequence[Row], batch_size: int, folder: Path
+    recipe: dict[str, Any], rows: Sequence[Row], batch_size: int, folder: Path, have: int = 0
 ) -> Baseline | None:
-    """The first ``member-*.jsonl`` in ``folder`` that is this member's run on ``rows``, else None."""
+    """The ``member-*.jsonl`` in ``folder`` holding the most of this member's run on ``rows`` (all of
+    it, or its first whole batches), when that is more than the ``have`` records the member already
+    has; else None. Ties go to the first file by name."""
     key = run_key(recipe)
+    best: Baseline | None = None
     for path in sorted(folder.glob("member-*.jsonl")):
         records = _read(path)
-        if records is not None and _same_run(records, key, rows, batch_size):
-            return Baseline(path, records, batch_seconds(records, batch_size))
-    return None
+        if records is None:
+            continue
+        n = same_batches(records, key, rows, batch_size)
+        if n > max(have, len(best.records) if best else 0):
+            kept = records[:n]
+            best = Baseline(path, kept, batch_seconds(kept, batch_size), complete=n == len(rows))
+    return best
 
 
 def _read(path: Path) -> list[dict[str, Any]] | None:
-    records = []
+    """The file's records; an unterminated last line (a bench still writing, or killed mid-write) is
+    left out. None when any other line is unreadable: not a records file to trust."""
     try:
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    records.append(json.loads(line))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None  # not a records file we can trust; the member is simply run again
-    return records
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    lines = text.split("\n")[:-1]  # the part after the last newline is never a whole record
+    try:
+        return [json.loads(line) for line in lines if line.strip()]
+    except json.JSONDecodeError:
+        return None  # the member is simply run again
 
 
-def _same_run(records: list[dict[str, Any]], key: dict[str, Any], rows: Sequence[Row], batch_size: int) -> bool:
-    if len(records) != len(rows):
-        return False
-    return all(difference(r, i, key, rows, batch_size) is None for i, r in enumerate(records))
+def same_batches(records: list[dict[str, Any]], key: dict[str, Any], rows: Sequence[Row], batch_size: int) -> int:
+    """How many of ``records`` are the run ``key`` makes of ``rows``, in whole batches: up to the first
+    batch that differs, is cut short or holds a failed row."""
+    kept = 0
+    for start in range(0, len(rows), batch_size):
+        want = min(batch_size, len(rows) - start)
+        batch = records[start : start + want]
+        if len(batch) < want or any(difference(r, start + j, key, rows, batch_size) is not None
+                                    for j, r in enumerate(batch)):
+            break
+        kept = start + want
+    return kept
 
 
 FAILED = "a failed row"  #: :func:`difference` of a generation error: not this run's result, run it again

@@ -12,8 +12,9 @@ own batch calls; loading is measured apart.
 
 Every system writes its records (the ``ensemble run`` format) to its own JSONL file as it goes, so
 an interrupted bench keeps what it produced and each file can be re-graded with ``ensemble eval``.
-A member marked ``reused`` (see ``baselines``) is not run: its earlier records are copied to its
-file and its earlier time stands. A system marked ``resumed`` (see ``resume``) keeps the records its
+A member marked ``reused`` (see ``baselines``) has its earlier records copied to its file and their
+earlier time stands; it runs only the batches after them (none when the earlier run covered every
+problem: then its model is not even loaded for it). A system marked ``resumed`` (see ``resume``) keeps the records its
 file already holds and runs only the batches after them.
 """
 
@@ -83,11 +84,15 @@ class System:
     seconds: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)
     reused: Path | None = None  #: the earlier records file this member's run was taken from
+    reused_all: bool = False  #: that file covered every problem: nothing left to run
+    reused_count: int = 0  #: problems taken from that file
     resumed: int = 0  #: records kept from an interrupted run of this bench (its file holds them)
 
     def reuse(self, baseline: Baseline) -> None:
-        """Take an earlier identical run (``baselines.find_baseline``) instead of running."""
+        """Take an earlier identical run, or its first batches (``baselines.find_baseline``)."""
         self.reused = baseline.path
+        self.reused_all = baseline.complete
+        self.reused_count = len(baseline.records)
         self.resumed = 0
         self.records = list(baseline.records)
         self.seconds = baseline.seconds
@@ -147,7 +152,7 @@ class Bench:
             on_event(event)
 
         for system, pipeline in zip(self.systems, self._pipelines, strict=True):
-            if system.reused is not None:
+            if system.reused_all:
                 continue
             pipeline.load(on_model=lambda name: _once(name, seen, on_model), on_event=event_once)
         return time.perf_counter() - t0

@@ -325,26 +325,44 @@ class HFSessionBatch(SessionBatch):
         return full[common:]
 
     def _append_row(self, r: _Row, new_text: str) -> None:
-        cont = r.ids[r.prompt_len :]
+        start, tail = self._reencoded(r.ids, r.prompt_len, r.text, new_text)
+        r.ids[start:] = tail
+        r.cached = min(r.cached, start)
+        r.text += new_text
+        r.last_segment, r.last_segment_text = [], ""
+
+    def appended_ids(self, row: int, n_ids: int, text: str, new_text: str) -> list[int]:
+        """The ids row ``row`` would hold if cut back to its first ``n_ids`` ids (which spell ``text``)
+        and then given ``new_text`` by ``append``; nothing changes.
+
+        A speculative ensemble asks this to know whether re-reading a written piece from text (what a
+        plain step makes a member do after a disagreement) gives the very token it was already fed.
+        """
+        r = self.rows[row]
+        if not r.prompt_len <= n_ids <= len(r.ids):
+            raise ValueError(f"row {row} holds {len(r.ids)} ids ({r.prompt_len} of prompt), not {n_ids}")
+        ids = r.ids[:n_ids]
+        start, tail = self._reencoded(ids, r.prompt_len, text, new_text)
+        return ids[:start] + tail
+
+    def _reencoded(self, ids: list[int], prompt_len: int, text: str, new_text: str) -> tuple[int, list[int]]:
+        """Where appending ``new_text`` to a stream (``ids`` spelling ``text`` after the prompt) first
+        changes it, and the ids from there on: the bounded tail re-encoding of the module docstring."""
+        cont = ids[prompt_len:]
         k = min(self.tail_tokens, len(cont))
         while True:
             head_ids = cont[: len(cont) - k]
             head_text = self._decode_plain(head_ids)
-            if r.text.startswith(head_text) and (k == len(cont) or not head_text.endswith(REPLACEMENT_CHAR)):
+            if text.startswith(head_text) and (k == len(cont) or not head_text.endswith(REPLACEMENT_CHAR)):
                 break
             if k == len(cont):  # the whole continuation: always consistent by construction
                 head_ids, head_text = [], ""
                 break
             k = min(len(cont), 2 * k)
-        tail_text = r.text[len(head_text) :] + new_text
-        new_tail = self._encode_fragment(tail_text)
+        new_tail = self._encode_fragment(text[len(head_text) :] + new_text)
         old_tail = cont[len(head_ids) :]
         same = _common_prefix_len(old_tail, new_tail)
-        start = r.prompt_len + len(head_ids) + same
-        r.ids[start:] = new_tail[same:]
-        r.cached = min(r.cached, start)
-        r.text += new_text
-        r.last_segment, r.last_segment_text = [], ""
+        return prompt_len + len(head_ids) + same, new_tail[same:]
 
     def _decode_plain(self, ids: list[int]) -> str:
         if not ids:

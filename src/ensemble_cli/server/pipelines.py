@@ -92,6 +92,12 @@ class Pipelines:
         with self._lock:
             return self._extra.get(name)
 
+    @property
+    def extra_names(self) -> list[str]:
+        """The extra recipes served now (oldest first): ``/v1/models`` lists them, as a client may call them."""
+        with self._lock:
+            return list(self._extra)
+
     def get(self, model: str | None, override: EnsembleOverride | None) -> tuple[str, Pipeline]:
         """``(key, pipeline)`` for a request; raises ``APIError`` 404 / 400."""
         name = model or self.recipe.name

@@ -63,4 +63,5 @@ async def models(state: State) -> ModelList:
     recipe = pipelines.recipe.name
     cards = [ModelCard(id=recipe, created=created, root=recipe)]
     cards += [ModelCard(id=m, created=created, root=m, parent=recipe) for m in pipelines.model_names[1:]]
+    cards += [ModelCard(id=name, created=created, root=name) for name in pipelines.extra_names]  # the UI's recipes
     return ModelList(data=cards)
