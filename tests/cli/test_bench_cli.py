@@ -147,7 +147,8 @@ def test_bench_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -> None:
     assert row["ensemble"]["correct"] == doc["ensemble"]["correct"] and row["best_member"] == doc["best_member"]
     assert row["mcnemar"]["p_value"] == pytest.approx(doc["mcnemar"]["p_value"], abs=1e-6)
     # bench.json keeps seconds to the millisecond, so the ratio of the rounded times differs in the last digits
-    assert row["time_vs_best"] == pytest.approx(doc["ensemble"]["cost"]["time_vs_best"], rel=1e-2)
+    # (tiny models: a batch takes milliseconds, so the rounding moves the ratio by a few percent)
+    assert row["time_vs_best"] == pytest.approx(doc["ensemble"]["cost"]["time_vs_best"], rel=5e-2, abs=1e-2)
     plotted = runner.invoke(app, ["bench", "plot", str(out), "-o", str(tmp_path / "frontier.png")])
     assert plotted.exit_code == 0, plotted.output
     with Image.open(tmp_path / "frontier.png") as image:

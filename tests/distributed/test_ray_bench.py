@@ -13,6 +13,7 @@ from ensemble_cli.core.types import Example
 from ensemble_cli.distributed.options import RayOptions
 from ensemble_cli.distributed.pool import RayPool
 from ensemble_cli.distributed.ray_bench import RayBench
+from ensemble_cli.evaluation.baselines import Baseline
 from ensemble_cli.evaluation.bench import systems_for
 from ensemble_cli.io.readers import RowError
 from fake_ray import FakeActor, FakeRay
@@ -62,8 +63,7 @@ def test_records_are_written_in_batch_order_with_unusable_rows_in_place(tmp_path
 def test_a_reused_member_is_written_not_run(tmp_path: Path, duo: dict[str, Any]) -> None:
     systems = systems_for(resolve(duo), tmp_path)
     first = systems[0]
-    first.reused = tmp_path / "earlier.jsonl"
-    first.records = [{"id": r.id, "output": "earlier"} for r in rows()]
+    first.reuse(Baseline(tmp_path / "earlier.jsonl", [{"id": r.id, "output": "earlier"} for r in rows()], 0.0))
     actor = FakeActor("a")
     runner = RayBench(systems, RayOptions("127.0.0.1:1", 1))
     runner.pool = RayPool(FakeRay(), runner.options, actors=[actor])
@@ -71,3 +71,18 @@ def test_a_reused_member_is_written_not_run(tmp_path: Path, duo: dict[str, Any])
     assert runner.active == [1, 2] and set(actor.systems) == {0, 1}  # workers hold the two systems that run
     assert [json.loads(line)["output"] for line in first.path.read_text().splitlines()] == ["earlier"] * 6
     assert json.loads(systems[1].path.read_text().splitlines()[0])["output"] == "out 0 q0"
+
+
+def test_a_partly_reused_member_runs_only_the_batches_after_them(tmp_path: Path, duo: dict[str, Any]) -> None:
+    systems = systems_for(resolve(duo), tmp_path)
+    first = systems[0]
+    earlier = [{"id": r.id, "output": "earlier"} for r in rows()[:2]]
+    first.reuse(Baseline(tmp_path / "earlier.jsonl", earlier, 0.0, complete=False))
+    actor = FakeActor("a")
+    runner = RayBench(systems, RayOptions("127.0.0.1:1", 1))
+    runner.pool = RayPool(FakeRay(), runner.options, actors=[actor])
+    runner.run(rows(), batch_size=2)
+    assert runner.active == [0, 1, 2]  # it still has batches to run on the workers
+    assert ids(first.path) == ["q0", "q1", "bad", "q2", "q3", "q4"]
+    outputs = [json.loads(line).get("output") for line in first.path.read_text().splitlines()]
+    assert outputs[:2] == ["earlier"] * 2 and outputs[3:] == ["out 0 q2", "out 0 q3", "out 0 q4"]

@@ -38,7 +38,7 @@ def test_outcomes_match_a_local_pipeline_and_carry_the_node(worker: BatchWorker,
 def test_a_failing_batch_is_split_so_only_the_bad_row_fails(
     worker: BatchWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pipeline = worker.pipelines[0]
+    pipeline = worker.ensembles[0].pipeline
     real = pipeline.run_batch
 
     def run_batch(batch: list[Any], **kwargs: Any) -> list[Any]:

@@ -26,52 +26,40 @@ from ..verbosity import is_verbose, set_verbose
 
 
 class BatchWorker:
-    """Holds one ``Pipeline`` per recipe (one shared model pool) for the process's life.
-
-    Pipelines, not the Python API's ``Ensemble``: the API drives this module (``--ray``), so this one
-    builds on the layer below it.
-    """
+    """Holds one ``Ensemble`` per recipe (own pipelines, one shared model pool) for the process's life."""
 
     def __init__(
         self, recipes: list[dict[str, Any]], *, hashes: list[str], verbose: bool = False, threads: int = 1,
         node_id: str = "",
     ) -> None:
-        from ..core.pipeline import Pipeline
+        from ..api.ensemble import Ensemble
         from ..core.pool import ModelPool
-        from ..plugins import get_registry
-        from ..recipe import validate_recipe
 
         set_verbose(verbose)
         _limit_threads(threads)
         self.node_id = node_id
         pool = ModelPool()
-        resolved = [validate_recipe(dict(recipe), get_registry()) for recipe in recipes]
-        for r, expected in zip(resolved, hashes, strict=True):
-            if r.hash != expected:
+        self.ensembles = [Ensemble.from_recipe(recipe, pool=pool) for recipe in recipes]
+        for ensemble, expected in zip(self.ensembles, hashes, strict=True):
+            if ensemble.recipe_hash != expected:
                 raise UsageError(
-                    f"recipe {r.name!r} resolves to hash {r.hash} on node {node_id or '?'} "
+                    f"recipe {ensemble.name!r} resolves to hash {ensemble.recipe_hash} on node {node_id or '?'} "
                     f"but {expected} on the driver: install the same ensemble-cli and plugins on every node"
                 )
-        self.pipelines = [Pipeline(r, pool) for r in resolved]
-        self.loaded = [False] * len(resolved)
 
     def ready(self) -> tuple[str, float]:
         """Load the models now; this node's id and the seconds loading took."""
         t0 = time.perf_counter()
-        for system in range(len(self.pipelines)):
-            self._load(system)
+        for ensemble in self.ensembles:
+            ensemble.load()
         return self.node_id, time.perf_counter() - t0
-
-    def _load(self, system: int) -> None:
-        if not self.loaded[system]:
-            self.pipelines[system].load()
-            self.loaded[system] = True
 
     def run(self, batch: list[Example], system: int = 0) -> list[tuple]:
         """The batch's outcomes on recipe ``system``: ``("results", examples, results, timing)`` or
         ``("failed", example, message, traceback | None)``."""
-        self._load(system)  # a restarted actor loads again on its first batch
-        pipeline = self.pipelines[system]
+        ensemble = self.ensembles[system]
+        ensemble.load()  # a restarted actor loads again on its first batch
+        pipeline = ensemble.pipeline
         outcomes: list[tuple] = []
         run_isolated(lambda rows: call_pipeline(pipeline, rows), batch, lambda o: outcomes.append(self._portable(o)))
         return outcomes
