@@ -164,6 +164,49 @@ def test_mixture_is_reproducible_and_batch_independent(pair):
     assert [r.output for r in one] == [r.output for r in a[:3]]
 
 
+def test_shared_draws_follow_the_mixture_over_seeds(pair):
+    """``draws: shared``: each row is still an exact sample; the randomness of the member draw is the
+    seed's (one row per seed here: rows of one seed share their draw, by design)."""
+    from scipy.stats import chisquare
+
+    members = [Member("l", pair[0]), Member("g", pair[1])]
+    weights = (0.7, 0.3)
+    n = 300
+    counts: dict[str, int] = {}
+    wrote_g = 0
+    for seed in range(n):
+        settings = GenerationSettings(max_tokens=1, temperature=1.0, seed=10_000 + seed)
+        (r,) = run(members, settings, [Example("x", PROMPT)], mode="mixture", draws="shared",
+                   weights={"l": weights[0], "g": weights[1]})
+        counts[r.output] = counts.get(r.output, 0) + 1
+        wrote_g += r.summary["won_share"]["g"] == 1.0
+    probs = _text_probs(members, list(weights), GenerationSettings(max_tokens=1, temperature=1.0, seed=0))
+    big = [t for t, p in probs.items() if p * n >= 5]
+    assert len(big) >= 3
+    observed = [counts.get(t, 0) for t in big] + [n - sum(counts.get(t, 0) for t in big)]
+    expected = [probs[t] * n for t in big] + [n - sum(probs[t] * n for t in big)]
+    assert chisquare(observed, expected).pvalue > 1e-3
+    assert wrote_g == pytest.approx(n * weights[1], abs=4 * (n * 0.21) ** 0.5)
+
+
+def test_shared_draws_write_every_row_each_step_and_stay_batch_independent(pair, monkeypatch):
+    members = [Member("l", pair[0]), Member("g", pair[1])]
+    settings = GenerationSettings(max_tokens=16, temperature=1.0, seed=21)
+    row = run(members, settings, FIVE, mode="mixture")
+    shared = run(members, settings, FIVE, mode="mixture", draws="shared")
+    alone = [run(members, settings, [ex], mode="mixture", draws="shared")[0] for ex in FIVE[:2]]
+    assert [r.output for r in alone] == [r.output for r in shared[:2]]
+    waited = lambda results: sum(r.summary["mixture"]["waited_steps"] for r in results)  # noqa: E731
+    rejected = sum(r.summary["mixture"]["rejected"] for r in shared)
+    # rows wait only after a rejected draw took them out of step; independent rows wait far more
+    assert waited(shared) <= 16 * rejected and waited(shared) < waited(row)
+    # the same member wrote position k in every row that drew it first time (no rejection before it)
+    clean = [r for r in shared if r.summary["mixture"]["rejected"] == 0 and r.summary["mixture"]["merged_steps"] == 0]
+    assert len(clean) >= 2
+    for k in range(min(len(r.attribution) for r in clean)):
+        assert len({r.attribution[k].model for r in clean}) == 1
+
+
 def test_greedy_and_other_modes_are_refused_naming_the_field(pair):
     members = [Member("l", pair[0]), Member("g", pair[1])]
     with pytest.raises(RecipeError, match=r"generation\.temperature: .*mode 'mixture'"):
@@ -173,6 +216,8 @@ def test_greedy_and_other_modes_are_refused_naming_the_field(pair):
             UnionAggregator.Config(mode="mixture", **extra)
     with pytest.raises(ValueError, match="mode"):
         UnionAggregator.Config(mode="mix")
+    with pytest.raises(ValueError, match="draws 'shared' is for mode 'mixture'"):
+        UnionAggregator.Config(draws="shared")
 
 
 def test_mixture_recipe_is_sampled_union_in_mixture_mode(pair, monkeypatch):

@@ -35,6 +35,16 @@ distribution is tempered and truncated before mixing (the mixture of tempered me
 is an error naming the field): the argmax of the mixture is not the argmax of a member drawn by
 weight, which would be one random member's greedy choice.
 
+**Shared draws** (``draws: shared``): rows independent of each other cost a forward per member per
+step at batch > 1 (every member is some row's draw, see above). With ``draws: shared`` a row's first
+draw for its ``k``-th token comes from a uniform that depends only on the seed and ``k``
+(``position_uniform``), so rows at the same position draw the same member (where the same members
+can write for them) and one forward writes for the whole batch, as at batch 1. Each row is still an
+exact sample of the mixture (its draws at different positions are independent, and redraws after a
+rejection come from its own stream); what is lost is independence *between* rows: every row of the
+run (any batch) has the same member at position ``k``. Keep the default ``draws: row`` when rows
+are compared with each other (several samples of one prompt for self-consistency or pass@k).
+
 A member draws its token exactly as it would alone (``HFSessionBatch.sample``: its own seeded stream
 per row), and the member draw uses the row's own seeded stream, so a run is reproducible under a
 seed and independent of batch composition; with one member of weight 1 the output is that member's
@@ -45,8 +55,10 @@ written tokens; rejected draws count in ``usage.generated_tokens`` and ``summary
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
+from ..core.seeding import row_seed
 from .token_stepping import _inference_mode, _Row, _Stepper
 
 if TYPE_CHECKING:
@@ -61,6 +73,9 @@ class MixtureStepper(_Stepper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.voters = [m for m in range(len(self.members)) if self.weights[m] > 0]
+        self.shared_draws = getattr(self.method.config, "draws", "row") == "shared"
+        # unseeded runs are not reproducible anyway: one random base per batch keeps its rows together
+        self.draw_seed = self.settings.seed if self.settings.seed is not None else random.getrandbits(62)
 
     @_inference_mode
     def step(self, rows: list[_Row], fed: list[list[int]]) -> None:
@@ -134,13 +149,30 @@ class MixtureStepper(_Stepper):
             mine = again
 
     def _draw(self, st: _Row, able: list[list[bool]], r: int) -> bool:
-        """Draw the row's next member among the weighted members able to give its next token."""
+        """Draw the row's next member among the weighted members able to give its next token.
+
+        With ``draws: shared`` the first draw for a position uses the position's shared uniform (rows
+        at the same position draw alike); a redraw after a rejection uses the row's own stream.
+        """
         cands = [m for m in self.voters if able[m][r]]
         if not cands:
             st.pick = None
             return False
-        st.pick = self._draw_member(st, cands)
+        if self.shared_draws and st.draws == 0:
+            st.pick = self._member_at(cands, position_uniform(self.draw_seed, st.steps))
+        else:
+            st.pick = self._draw_member(st, cands)
         return True
+
+    def _member_at(self, cands: list[int], u: float) -> int:
+        """The member of ``cands`` whose share of their summed weight covers ``u`` (inverse CDF)."""
+        total = sum(self.weights[m] for m in cands)
+        edge = 0.0
+        for m in cands:
+            edge += self.weights[m] / total
+            if u < edge:
+                return m
+        return cands[-1]  # u within rounding of 1
 
     def _run_all(self, m: int, rows: list[_Row], fed: list[list[int]], able: list[list[bool]],
                  logits: list[torch.Tensor | None], ran: list[set[int]]) -> None:
@@ -218,3 +250,10 @@ class MixtureStepper(_Stepper):
         for r, plan in enumerate(self._decide(rows, sel, voting, dists, top, [False] * n, fed)):
             if plan is not None:
                 self._feed(plan[0], r, plan[1])
+
+
+def position_uniform(seed: int, position: int) -> float:
+    """A uniform in [0, 1) fixed by the seed and a token position alone (``draws: shared``)."""
+    value = row_seed(seed, "mixture-draw", str(position))
+    assert value is not None
+    return value / float(1 << 63)

@@ -37,10 +37,19 @@ class UnionConfig(TokenLevelConfig):
         "draws one member by weight and samples from it alone (the same distribution, one forward per token)"
     )
 
+    draws: Literal["row", "shared"] = Field(
+        "row", description="mode 'mixture' only. 'row': each row draws its members from its own stream (rows "
+        "independent; at batch > 1 most steps need every member); 'shared': rows at the same token position draw "
+        "the same member (each row still an exact mixture sample, rows no longer independent of each other; one "
+        "forward per step at any batch size)"
+    )
+
     @model_validator(mode="after")
     def _mixture_alone(self) -> UnionConfig:
         if self.mode == "mixture" and (self.primary is not None or self.speculate is not None):
             raise ValueError("mode 'mixture' cannot be combined with gate mode ('primary'/'threshold') or 'speculate'")
+        if self.draws != "row" and self.mode != "mixture":
+            raise ValueError(f"draws '{self.draws}' is for mode 'mixture' (mode is '{self.mode}')")
         return self
 
 
