@@ -58,6 +58,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
+from ..core.sampling import draw
 from ..core.seeding import row_seed
 from .token_stepping import _inference_mode, _Row, _Stepper
 
@@ -193,7 +194,7 @@ class MixtureStepper(_Stepper):
         if len(cands) == 1:
             return cands[0]
         w = torch.tensor([self.weights[m] for m in cands], dtype=torch.float64)
-        return cands[int(torch.multinomial(w, 1, generator=st.generator).item())]
+        return cands[draw(w, st.generator)]
 
     def _run(self, m: int, need: list[int], rows: list[_Row], fed: list[list[int]],
              logits: list[torch.Tensor | None], ran: list[set[int]]) -> None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..core.sampling import draw
 from .token_stepping import _inference_mode, _Row, _Stepper
 
 if TYPE_CHECKING:
@@ -89,7 +90,6 @@ class SpeculativeStepper(_Stepper):
         ``budget`` is lowered in place where a row's draft ends early (an entry that can never be
         written, or the end). The proposer is fed every drafted token but each row's last.
         """
-        import torch
 
         from ..vocab.union import END
         from .distributions import MemberDist
@@ -111,7 +111,7 @@ class SpeculativeStepper(_Stepper):
                     continue
                 if self.settings.temperature > 0.0:
                     p = self._draft_probs(dist.logits[r])
-                    tok = int(torch.multinomial(p, 1, generator=st.generator).item())
+                    tok = draw(p, st.generator)
                     probs[r].append(p)
                 else:
                     tok = greedy[r]
@@ -277,6 +277,6 @@ class SpeculativeStepper(_Stepper):
                 resid = (q - p).clamp(min=0.0)
                 if float(resid.sum()) <= 0.0:
                     resid = q
-                e = int(torch.multinomial(resid, 1, generator=st.generator).item())
+                e = draw(resid, st.generator)
         self._chosen[r] = e
         return e, float(row[e])

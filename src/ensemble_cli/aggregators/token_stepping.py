@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..core.components import EnsembleContext, Member
+from ..core.sampling import draw
 from ..core.seeding import row_seed
 from ..core.types import Attribution, Example, GenerationSettings, Result, Usage
 
@@ -317,7 +318,6 @@ class _Stepper:
         return out
 
     def _choose(self, scores: torch.Tensor, firsts: list[int], st: _Row) -> int:
-        import torch
 
         s = self.settings
         if s.temperature <= 0.0:
@@ -329,7 +329,7 @@ class _Stepper:
         p = self._sampling_probs(scores)
         if p is None:
             return int(scores.argmax())
-        return int(torch.multinomial(p, 1, generator=st.generator).item())
+        return draw(p, st.generator)
 
     def _sampling_probs(self, scores: torch.Tensor) -> torch.Tensor | None:
         """The distribution a sampled step draws from (temperature, then top-p); None if it has no mass."""

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from ..core.invariance import single_threaded_if_invariant
+from ..core.sampling import draw
 from ..core.sessions import SessionBatch, SessionStats
 from ..core.types import Segment
 from ..errors import GenerationError
@@ -409,7 +410,7 @@ class HFSessionBatch(SessionBatch):
             keep = cum - sorted_p < top_p
             keep[0] = True
             probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_p[keep])
-        return int(torch.multinomial(probs, 1, generator=generator).item())
+        return draw(probs, generator)
 
     # -- cache management ------------------------------------------------------
     def _reset_cache(self) -> None:
