@@ -58,6 +58,18 @@ def gsm8k_prompts(path: Path, n: int) -> list[Example]:
     return [Example(f"gsm8k-{i}", [{"role": "user", "content": r["input"]}]) for i, r in enumerate(rows[:n])]
 
 
+def add_workload_arguments(ap: argparse.ArgumentParser, repeats: int) -> None:
+    """The prompts, lengths, batch sizes and passes both token-level benchmarks take."""
+    default_data = next((p / "shared" / "data" / "gsm8k" / "test.json" for p in ROOT.parents
+                         if (p / "shared" / "data" / "gsm8k" / "test.json").exists()), None)
+    ap.add_argument("--data", default=str(default_data or ROOT.parent / "shared" / "data" / "gsm8k" / "test.json"))
+    ap.add_argument("--quick", action="store_true", help="2 prompts, 32 tokens")
+    ap.add_argument("--batches", default="1,8", help="batch sizes, comma-separated (default 1,8)")
+    ap.add_argument("--prompts", type=int, default=None)
+    ap.add_argument("--tokens", type=int, default=None)
+    ap.add_argument("--repeats", type=int, default=repeats, help="timed passes per batch size; the median is kept")
+
+
 def chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -103,14 +115,7 @@ def time_ensemble(pipe: Pipeline, group: list[Example]) -> tuple[float, list]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_data = next((p / "shared" / "data" / "gsm8k" / "test.json" for p in ROOT.parents
-                         if (p / "shared" / "data" / "gsm8k" / "test.json").exists()), None)
-    ap.add_argument("--data", default=str(default_data or ROOT.parent / "shared" / "data" / "gsm8k" / "test.json"))
-    ap.add_argument("--quick", action="store_true", help="2 prompts, 32 tokens")
-    ap.add_argument("--batches", default="1,8", help="batch sizes, comma-separated (default 1,8)")
-    ap.add_argument("--prompts", type=int, default=None)
-    ap.add_argument("--tokens", type=int, default=None)
-    ap.add_argument("--repeats", type=int, default=3, help="timed passes per batch size; the median is kept")
+    add_workload_arguments(ap, repeats=3)
     ap.add_argument("--modes", default=",".join(MODES),
                     help=f"ensemble modes to time beside the members (union always runs: the reference); "
                          f"default all: {','.join(MODES)}")

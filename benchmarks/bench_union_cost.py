@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 import torch
-from bench_token_ensemble import chunks, gsm8k_prompts, time_alone, time_ensemble
+from bench_token_ensemble import add_workload_arguments, chunks, gsm8k_prompts, time_alone, time_ensemble
 
 from ensemble_cli.core.pipeline import Pipeline
 from ensemble_cli.recipe import load_recipe
@@ -42,15 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_data = next((p / "shared" / "data" / "gsm8k" / "test.json" for p in ROOT.parents
-                         if (p / "shared" / "data" / "gsm8k" / "test.json").exists()), None)
     ap.add_argument("--recipe", default=str(ROOT / "recipes" / "quality" / "coder-token-union.yaml"))
-    ap.add_argument("--data", default=str(default_data or ROOT.parent / "shared" / "data" / "gsm8k" / "test.json"))
-    ap.add_argument("--quick", action="store_true", help="2 prompts, 32 tokens")
-    ap.add_argument("--batches", default="1,8", help="batch sizes, comma-separated (default 1,8)")
-    ap.add_argument("--prompts", type=int, default=None)
-    ap.add_argument("--tokens", type=int, default=None)
-    ap.add_argument("--repeats", type=int, default=1, help="timed passes per batch size; the median is kept")
+    add_workload_arguments(ap, repeats=1)
     args = ap.parse_args()
     n_prompts = args.prompts or (2 if args.quick else 8)
     length = args.tokens or (32 if args.quick else 128)
