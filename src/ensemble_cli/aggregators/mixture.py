@@ -58,7 +58,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from ..core.sampling import draw
+from ..core.sampling import draw, pick
 from ..core.seeding import row_seed
 from .token_stepping import _inference_mode, _Row, _Stepper
 
@@ -167,13 +167,9 @@ class MixtureStepper(_Stepper):
 
     def _member_at(self, cands: list[int], u: float) -> int:
         """The member of ``cands`` whose share of their summed weight covers ``u`` (inverse CDF)."""
-        total = sum(self.weights[m] for m in cands)
-        edge = 0.0
-        for m in cands:
-            edge += self.weights[m] / total
-            if u < edge:
-                return m
-        return cands[-1]  # u within rounding of 1
+        import torch
+
+        return cands[pick(torch.tensor([self.weights[m] for m in cands], dtype=torch.float64), u)]
 
     def _run_all(self, m: int, rows: list[_Row], fed: list[list[int]], able: list[list[bool]],
                  logits: list[torch.Tensor | None], ran: list[set[int]]) -> None:

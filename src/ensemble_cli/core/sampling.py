@@ -20,9 +20,16 @@ def draw(weights: torch.Tensor, generator: torch.Generator | None) -> int:
     to its weight, from one uniform of ``generator`` (the global stream when None)."""
     import torch
 
+    return pick(weights, float(torch.rand((), generator=generator, dtype=torch.float64)))
+
+
+def pick(weights: torch.Tensor, u: float) -> int:
+    """The index whose share of the summed ``weights`` covers the uniform ``u`` in [0, 1) (inverse CDF)."""
+    import torch
+
     cum = weights.double().cumsum(0)
     total = cum[-1]
     if not bool(total > 0):
         raise ValueError("cannot draw from weights that sum to 0")
-    u = torch.rand((), generator=generator, dtype=torch.float64) * total
-    return min(int(torch.searchsorted(cum, u, right=True)), weights.shape[0] - 1)
+    at = torch.tensor(u, dtype=torch.float64) * total
+    return min(int(torch.searchsorted(cum, at, right=True)), weights.shape[0] - 1)
