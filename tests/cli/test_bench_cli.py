@@ -97,6 +97,23 @@ def test_offset_and_limit_pick_a_slice(setup: tuple[Path, Path], tmp_path: Path)
     assert past_end.exit_code == 2 and "no problems left after --offset 3" in past_end.output
 
 
+def test_per_subject_picks_the_first_rows_of_each_file(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, _ = setup
+    folder = tmp_path / "math"
+    folder.mkdir()
+    for subject in ("algebra", "geometry"):
+        (folder / f"{subject}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    out = tmp_path / "per-subject"
+    args = ["bench", str(recipe), "-i", str(folder), "-o", str(out), "--per-subject", "1", "--limit", "2", "-f", "json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    ids = [json.loads(line)["id"] for line in (out / "ensemble.jsonl").read_text().splitlines()]
+    assert ids == ["algebra/q1", "geometry/q1"]
+    assert "--per-subject 1" in json.loads((out / "bench.json").read_text())["command"]
+    zero = runner.invoke(app, ["bench", str(recipe), "-i", str(folder), "--per-subject", "0"])
+    assert zero.exit_code == 2 and "--per-subject" in zero.output
+
+
 def test_models_are_loaded_once_for_all_systems(setup: tuple[Path, Path], tmp_path: Path) -> None:
     recipe, data = setup
     pool = ModelPool()

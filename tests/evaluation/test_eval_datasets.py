@@ -9,7 +9,8 @@ import pytest
 
 from ensemble_cli.core.types import Example
 from ensemble_cli.errors import InputError, UsageError
-from ensemble_cli.evaluation.datasets import load_dataset, load_input
+from ensemble_cli.evaluation.datasets import load_dataset, load_input, select_rows
+from ensemble_cli.io.rows import RowError
 
 
 def test_gsm8k_from_the_package() -> None:
@@ -55,3 +56,31 @@ def test_single_file_keeps_plain_ids(tmp_path: Path) -> None:
 def test_empty_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no .json or .jsonl files"):
         load_input(tmp_path)
+
+
+def _math_folder(root: Path) -> Path:
+    for subject, n in (("algebra", 4), ("geometry", 1), ("number_theory", 3)):
+        rows = [{"instruction": "", "input": f"{subject} {i}?", "output": f"$\\boxed{{{i}}}$"} for i in range(n)]
+        (root / f"{subject}.json").write_text(json.dumps(rows))
+    return root
+
+
+def test_per_subject_keeps_the_first_n_of_each_file_in_order(tmp_path: Path) -> None:
+    rows = load_input(_math_folder(tmp_path))
+    picked = select_rows(rows, per_subject=2)
+    assert [r.id for r in picked] == ["algebra/0", "algebra/1", "geometry/0", "number_theory/0", "number_theory/1"]
+    # offset and limit apply to the slice, not to the folder
+    assert [r.id for r in select_rows(rows, per_subject=2, offset=2, limit=2)] == ["geometry/0", "number_theory/0"]
+    assert [r.id for r in select_rows(rows, offset=3, limit=2)] == ["algebra/3", "geometry/0"]
+    assert select_rows(rows) == rows
+
+
+def test_per_subject_groups_by_a_rows_own_subject_and_keeps_bad_rows_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    lines = [json.dumps({"question": f"q{i}", "answer": "1", "subject": s}) for i, s in enumerate("aabab")]
+    path.write_text("\n".join([*lines[:3], "{not json", *lines[3:]]) + "\n")
+    rows = load_input(path)
+    assert isinstance(rows[3], RowError)  # an unreadable row is kept and reported, never dropped
+    picked = select_rows(rows, per_subject=1)
+    assert [r.prompt for r in picked if not isinstance(r, RowError)] == ["q0", "q2"]
+    assert any(isinstance(r, RowError) for r in picked)  # the row-less group "" keeps its first row

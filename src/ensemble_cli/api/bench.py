@@ -16,7 +16,6 @@ import json
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,7 @@ OPTIONS: tuple[tuple[str, str | None, Any], ...] = (
     ("dataset", "--dataset", None),
     ("limit", "--limit", None),
     ("offset", "--offset", 0),
+    ("per_subject", "--per-subject", None),
     ("batch_size", "--batch-size", 8),
     ("output_dir", "--output-dir", None),
     ("overwrite", None, False),
@@ -66,6 +66,7 @@ def bench(
     dataset: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    per_subject: int | None = None,
     batch_size: int = 8,
     output_dir: str | Path | None = None,
     overwrite: bool = False,
@@ -84,13 +85,15 @@ def bench(
     """Run ``recipe`` and each member alone on the same problems (``input`` file/folder or a packaged
     ``dataset``), grade them, and return the ``ensemble bench --format json`` document: members,
     ensemble, oracle, lift over the best member with McNemar's p, cost ratios, attribution shares.
-    Records, ``bench.json``, ``report.html`` and ``report.png`` go to ``output_dir`` (default
+    ``per_subject`` keeps the first N problems of each subject (a folder's files) before ``offset``
+    and ``limit``. Records, ``bench.json``, ``report.html`` and ``report.png`` go to ``output_dir`` (default
     ``<input>.<recipe>.bench``). ``progress`` shows the CLI's status lines and bars on stderr.
     ``ray`` (``ensemble_cli.distributed.RayOptions``) runs the batches on a Ray actor pool, as ``--ray``.
     Problems with the arguments raise ``UsageError``/``RecipeError`` before any model loads."""
     given = {
         "recipe": str(recipe), "input": input, "dataset": dataset, "limit": limit, "offset": offset,
-        "batch_size": batch_size, "output_dir": output_dir, "overwrite": overwrite, "resume": resume,
+        "per_subject": per_subject, "batch_size": batch_size, "output_dir": output_dir, "overwrite": overwrite,
+        "resume": resume,
         "baselines": baselines, "report": report, "plot": plot,
         "overrides": list(overrides) if overrides else None,
         "member_overrides": list(member_overrides) if member_overrides else None,
@@ -99,8 +102,8 @@ def bench(
     command, arguments = python_command(given)
     return run_bench(
         str(recipe), None if input is None else str(input), dataset=dataset, limit=limit, offset=offset,
-        batch_size=batch_size, output_dir=None if output_dir is None else str(output_dir), overwrite=overwrite,
-        resume=resume, baselines=None if baselines is None else str(baselines),
+        per_subject=per_subject, batch_size=batch_size, output_dir=None if output_dir is None else str(output_dir),
+        overwrite=overwrite, resume=resume, baselines=None if baselines is None else str(baselines),
         report=None if report is None else str(report), plot=None if plot is None else str(plot),
         overrides=tuple(overrides or ()), member_overrides=tuple(member_overrides or ()),
         fields=FieldMap(prompt_field, label_field, id_field), command=command, arguments=arguments,
@@ -143,6 +146,7 @@ def run_bench(
     offset: int,
     batch_size: int,
     output_dir: str | None,
+    per_subject: int | None = None,
     overwrite: bool,
     resume: bool,
     baselines: str | None,
@@ -161,7 +165,7 @@ def run_bench(
     ``KeyboardInterrupt`` goes on (the CLI prints the resume command there)."""
     from ..evaluation.bench import systems_for
     from ..evaluation.compare import compare
-    from ..evaluation.datasets import load_dataset, load_input
+    from ..evaluation.datasets import load_dataset, load_input, select_rows
     from ..evaluation.report import bench_figure, write_html, write_png
     from ..evaluation.views import bench_tables
     from ..recipe import load_recipe
@@ -170,11 +174,11 @@ def run_bench(
         raise UsageError("give exactly one of --input FILE and --dataset NAME")
     if resume and overwrite:
         raise UsageError("--resume and --overwrite contradict each other; pick one")
-    if batch_size < 1 or offset < 0 or (limit is not None and limit < 1):
-        raise UsageError("batch_size and limit must be at least 1, offset at least 0")
+    if batch_size < 1 or offset < 0 or any(n is not None and n < 1 for n in (limit, per_subject)):
+        raise UsageError("batch_size, limit and per_subject must be at least 1, offset at least 0")
     resolved = load_recipe(recipe, overrides=tuple(overrides))
     rows = load_dataset(dataset, fields) if dataset else load_input(input, fields)  # type: ignore[arg-type]
-    rows = list(islice(rows, offset, None if limit is None else offset + limit))
+    rows = select_rows(rows, offset=offset, limit=limit, per_subject=per_subject)
     if not rows:
         raise UsageError(f"no problems left after --offset {offset}")
     bad = sum(isinstance(r, RowError) for r in rows)

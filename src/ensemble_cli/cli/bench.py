@@ -75,6 +75,14 @@ def bench(
     offset: Annotated[
         int, typer.Option(min=0, help="Skip the first N problems (e.g. a tuning slice apart from the reported one).")
     ] = 0,
+    per_subject: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Only the first N problems of each subject (each file of an --input folder), before "
+            "--offset/--limit: e.g. the first 15 of each MATH subject.",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Examples per pipeline batch.")] = 8,
     output_dir: Annotated[
         str | None,
@@ -134,8 +142,8 @@ def bench(
         raise typer.Exit(130) from None
 
     outcome = run_bench(
-        recipe, input, dataset=dataset, limit=limit, offset=offset, batch_size=batch_size, output_dir=output_dir,
-        overwrite=overwrite, resume=resume, baselines=baselines, report=report, plot=plot,
+        recipe, input, dataset=dataset, limit=limit, offset=offset, per_subject=per_subject, batch_size=batch_size,
+        output_dir=output_dir, overwrite=overwrite, resume=resume, baselines=baselines, report=report, plot=plot,
         overrides=tuple(with_deterministic(overrides, deterministic)), member_overrides=tuple(member_overrides or ()),
         fields=FieldMap(prompt_field, label_field, id_field),
         command=command_line("ensemble bench", ctx, leave_out=_LEAVE_OUT), arguments=given_arguments(ctx),

@@ -16,8 +16,9 @@ solution ending in ``#### 18``, a MATH solution with ``\\boxed{...}``, a bare ``
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 
 from ..core.types import Example
@@ -79,3 +80,33 @@ def _in_file(item: Row, stem: str, *, subject: bool) -> Row:
     if subject:
         meta.setdefault("subject", stem)
     return dataclasses.replace(item, id=f"{stem}/{item.id}", meta=meta)
+
+
+def select_rows(
+    rows: Sequence[Row], *, offset: int = 0, limit: int | None = None, per_subject: int | None = None
+) -> list[Row]:
+    """The problems a bench runs: the first ``per_subject`` rows of each subject (file order kept),
+    then ``offset``/``limit`` over what is left.
+
+    ``per_subject`` is how a fixed slice of a folder dataset is named in one flag (the first 15 of each
+    MATH subject file) instead of a hand-made file that a reader would have to trust. A row's subject
+    is its ``subject`` (a folder's rows default to their file's stem); an unreadable row counts for
+    the file its id is prefixed with, so a bad line keeps its place in the slice and is reported.
+    Rows without a subject form one group.
+    """
+    if per_subject is not None:
+        taken: dict[str, int] = {}
+        kept: list[Row] = []
+        for row in rows:
+            subject = _subject(row)
+            if taken.get(subject, 0) < per_subject:
+                taken[subject] = taken.get(subject, 0) + 1
+                kept.append(row)
+        rows = kept
+    return list(islice(rows, offset, None if limit is None else offset + limit))
+
+
+def _subject(row: Row) -> str:
+    if isinstance(row, RowError):
+        return row.id.split("/", 1)[0] if "/" in row.id else ""
+    return str(row.meta.get("subject") or row.meta.get("file") or "")
