@@ -42,8 +42,11 @@ draw for its ``k``-th token comes from a uniform that depends only on the seed a
 can write for them) and one forward writes for the whole batch, as at batch 1. Each row is still an
 exact sample of the mixture (its draws at different positions are independent, and redraws after a
 rejection come from its own stream); what is lost is independence *between* rows: every row of the
-run (any batch) has the same member at position ``k``. Keep the default ``draws: row`` when rows
-are compared with each other (several samples of one prompt for self-consistency or pass@k).
+run (any batch) has the same member at position ``k``. A row that falls behind (a rejected draw, a
+row that only one member can continue) is served first at the next step where its member differs
+from the others', so the batch is back in step after one step (``_first_in_line``). Keep the default
+``draws: row`` when rows are compared with each other (several samples of one prompt for
+self-consistency or pass@k).
 
 A member draws its token exactly as it would alone (``HFSessionBatch.sample``: its own seeded stream
 per row), and the member draw uses the row's own seeded stream, so a run is reproducible under a
@@ -93,7 +96,7 @@ class MixtureStepper(_Stepper):
                 st.finish, st.cause = "stop", "no_voter"  # every weighted member waits for a character
         waiting = [r for r in range(n) if live[r] and rows[r].pick is not None]
         if waiting:
-            m = self._turn([rows[r].pick for r in waiting])  # type: ignore[misc]
+            m = self._turn([rows[r].pick for r in self._first_in_line(rows, waiting)])  # type: ignore[misc]
             self._write(m, [r for r in waiting if rows[r].pick == m], rows, fed, able, logits, ran, merge)
             for r in waiting:
                 if rows[r].pick is not None and rows[r].pick != m:
@@ -112,6 +115,23 @@ class MixtureStepper(_Stepper):
         for m in picks:
             counts[m] += 1
         return max(range(len(counts)), key=lambda m: (counts[m], -m))
+
+    def _first_in_line(self, rows: list[_Row], waiting: list[int]) -> list[int]:
+        """The rows whose draws choose this step's member: all of them, or with shared draws the rows
+        furthest behind.
+
+        With shared draws a row that fell one token behind (a rejected draw redrawn from its own
+        stream, a step it waited) would otherwise stay behind: it needs position ``k``'s member while
+        the others need position ``k + 1``'s, so it waits whenever the two differ (half the steps at
+        even weights), to the end of the text. Serving the rows furthest behind first puts it back in
+        step at the first such difference: the others wait one step, then all rows are at the same
+        position and share the draw again. Which rows go first never changes what a row draws or
+        writes, only when, so outputs stay batch-independent.
+        """
+        if not self.shared_draws:
+            return waiting
+        behind = min(rows[r].steps for r in waiting)
+        return [r for r in waiting if rows[r].steps == behind]
 
     def _write(self, m: int, mine: list[int], rows: list[_Row], fed: list[list[int]], able: list[list[bool]],
                logits: list[torch.Tensor | None], ran: list[set[int]], merge: list[int]) -> None:
