@@ -17,7 +17,9 @@ process (so a busy machine distorts every column alike):
     position draw the same member, so one forward writes for the whole batch);
   * speculative ``union`` (``recipes/token-union-speculative.yaml``: smol drafts up to 4 tokens, gemma
     verifies them in one forward): its ratio, acceptance rate, mean draft length, and how many of its
-    outputs are identical to plain ``union``'s (greedy: all of them, up to float rounding).
+    outputs are identical to plain ``union``'s (greedy: the same up to bf16 rounding, which differs
+    between a k-token verification forward and k single steps; with ``--deterministic`` a token's
+    logits do not depend on how its text was split into forwards, so all of them).
 
 Outputs are forced to full length (``ignore_eos``, no stop strings) so every mode writes the same
 number of tokens. Prints time per generated token and ratio = ensemble / (smol alone + gemma alone).
@@ -31,6 +33,7 @@ that size on a shared 2-core machine is as large as the overhead being measured.
     python benchmarks/bench_token_ensemble.py --quick   # 2 prompts, 32 tokens: a smoke run
     python benchmarks/bench_token_ensemble.py --batches 8 --repeats 5   # one batch size, more passes
     python benchmarks/bench_token_ensemble.py --modes mixture,mixture-shared   # some modes (+ the members)
+    python benchmarks/bench_token_ensemble.py --modes speculative --deterministic   # same text as union in bf16
 """
 
 from __future__ import annotations
@@ -84,13 +87,17 @@ def cell(row: dict, key: str, spec: str) -> str:
     return format(row[key], spec) if key in row else "-".rjust(width)
 
 
+#: ``--deterministic``: every pipeline and member session in the batch-invariant mode
+INVARIANT: list[str] = []
+
+
 def pipeline(method: str, length: int, extra: list[str] = ()) -> Pipeline:
     names = {"union": "token-union.yaml", "speculative": "token-union-speculative.yaml",
              "mixture": "token-union-mixture.yaml"}
     recipe = ROOT / "recipes" / names.get(method, "token-topk.yaml")
     resolved = load_recipe(str(recipe), [
         f"generation.max_tokens={length}", "generation.ignore_eos=true", "generation.stop=[]",
-        "aggregator.params.weights=uniform", *extra,
+        "aggregator.params.weights=uniform", *INVARIANT, *extra,
     ])
     pipe = Pipeline(resolved)
     pipe.load()
@@ -98,7 +105,7 @@ def pipeline(method: str, length: int, extra: list[str] = ()) -> Pipeline:
 
 
 def time_alone(pipe: Pipeline, group: list[Example], length: int) -> dict[str, float]:
-    settings = GenerationSettings(max_tokens=length, ignore_eos=True)
+    settings = GenerationSettings(max_tokens=length, ignore_eos=True, batch_invariant=bool(INVARIANT))
     out = {}
     for m in pipe.members:
         start = time.perf_counter()
@@ -119,12 +126,17 @@ def main() -> None:
     ap.add_argument("--modes", default=",".join(MODES),
                     help=f"ensemble modes to time beside the members (union always runs: the reference); "
                          f"default all: {','.join(MODES)}")
+    ap.add_argument("--deterministic", action="store_true",
+                    help="every mode and member in the batch-invariant mode (generation.batch_invariant): "
+                         "speculative union then writes exactly plain union's text in bf16 too")
     args = ap.parse_args()
+    if args.deterministic:
+        INVARIANT.append("generation.batch_invariant=true")
     n_prompts = args.prompts or (2 if args.quick else 8)
     length = args.tokens or (32 if args.quick else 128)
     examples = gsm8k_prompts(Path(args.data), n_prompts)
     print(f"torch threads={torch.get_num_threads()} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} "
-          f"prompts={n_prompts} tokens={length}")
+          f"prompts={n_prompts} tokens={length} deterministic={args.deterministic}")
     chosen = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = sorted(set(chosen) - set(MODES))
     if unknown:

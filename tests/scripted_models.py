@@ -45,15 +45,18 @@ def _script_hook(model: Any, tok: Any, strength: float, eos_after: str | None) -
     model.register_forward_hook(hook, with_kwargs=True)
 
 
-def scripted_pair(strength: float = 6.0, eos_after: str | None = None) -> tuple[Any, Any]:
+def scripted_pair(
+    strength: float = 6.0, eos_after: str | None = None, dtype: torch.dtype = torch.float32
+) -> tuple[Any, Any]:
     """A tiny Llama (SmolLM2 tokenizer) and a tiny Gemma-3 (Gemma tokenizer) following ``SCRIPT``."""
     lm, ltok = tiny_llama(1, tie_word_embeddings=False)
     lm.model.norm.weight.data.mul_(20.0)
     gm, gtok = tiny_gemma3(2)
     gm.model.norm.weight.data.add_(19.0)
+    lm, gm = lm.to(dtype), gm.to(dtype)
     _script_hook(lm, ltok, strength, eos_after)
     _script_hook(gm, gtok, strength, eos_after)
-    tag = f"{strength}-{eos_after}"
+    tag = f"{strength}-{eos_after}-{dtype}"
     return make_generator(lm, ltok, f"script-llama-{tag}"), make_generator(gm, gtok, f"script-gemma3-{tag}")
 
 

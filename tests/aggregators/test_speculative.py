@@ -96,6 +96,20 @@ def test_speculative_greedy_is_plain_greedy_and_leaves_the_same_streams(method, 
         assert any("🙂" in r.output for r in plain)  # a draft that ends inside a character was verified
 
 
+@pytest.mark.parametrize("batch", [1, 5])
+def test_speculative_equals_plain_greedy_in_bfloat16_when_batch_invariant(batch):
+    """In bf16 a k-token verification forward rounds otherwise than k decode steps, so speculative
+    and plain ``union`` may write other text by default; in the batch-invariant mode a token's logits
+    do not depend on how its text was split into forwards, and they write the same."""
+    llama, gemma = scripted_pair(16.0, dtype=torch.bfloat16)
+    members = [Member("l", llama), Member("g", gemma)]
+    settings = GenerationSettings(max_tokens=48, batch_invariant=True)
+    plain = run("union", members, settings, FIVE[:batch])
+    spec = run("union", members, settings, FIVE[:batch], speculate={"proposer": "l", "max_draft": 4})
+    same(plain, spec)
+    assert sum(r.summary["speculation"]["accepted"] for r in spec) > 0
+
+
 def test_proposer_can_be_either_member_and_draft_length_fixed_or_adaptive(follows, monkeypatch):
     members = [Member("l", follows[0]), Member("g", follows[1])]
     settings = GenerationSettings(max_tokens=40)

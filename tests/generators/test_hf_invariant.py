@@ -153,3 +153,21 @@ def test_a_model_without_sdpa_attention_is_refused_by_name():
     gen = make_generator(model, tok, "eager")
     with pytest.raises(GenerationError, match="LlamaForCausalLM uses 'eager'"):
         gen.open(EXAMPLES[:1], INVARIANT).generate(2)
+
+
+@pytest.mark.parametrize("rows", [[2], [0, 2, 5]], ids=["alone", "batch3"])
+def test_text_read_in_one_chunk_gives_the_logits_of_one_token_at_a_time(gen, rows):
+    """A token's logits do not depend on how its text was split into forwards: a 6-token chunk
+    (a catch-up, a speculative verification) equals six decode steps, bit for bit."""
+    examples = [EXAMPLES[i] for i in rows]
+    chunked, stepped = gen.open(examples, INVARIANT), gen.open(examples, INVARIANT)
+    drafts = [gen.encode_text(FOREIGN[i])[:3] + gen.encode_text(" and so on")[:3] for i in rows]
+    chunked.next_logits(), stepped.next_logits()  # both have read their prompts
+    chunked.feed(drafts, [None] * len(rows))
+    spans = chunked.span_logits([len(d) for d in drafts])
+    for k in range(max(len(d) for d in drafts)):
+        stepped.feed([d[k : k + 1] for d in drafts], [None] * len(rows))
+        step = stepped.next_logits()
+        for j, d in enumerate(drafts):
+            if k < len(d):
+                assert torch.equal(spans[j, k], step[j]), f"row {rows[j]}, token {k}"

@@ -11,15 +11,23 @@ orders are not.
   prefill, M is the batch's padded token count, so one row's tokens went through another kernel
   than alone (1 ulp differences, e.g. ``v_proj`` at M=37 vs M=296; the output head at M=33..256).
 
-Norms, rotary embeddings, activations, residual adds and the log-softmax are per row and were
+* **Chunks against steps.** The same two causes make a token's logits depend on how its text was
+  split into forwards: a k-token chunk (a prefill, a catch-up, a speculative verification) runs its
+  linear layers at M = k and its attention as one masked call over k queries, a decode step at
+  M = 1 and one unmasked query. So speculative ``union`` (one forward verifies a draft) wrote other
+  bf16 text than plain ``union`` (one token per forward), though the math is the same.
+
+Norms, rotary embeddings, activations, residual adds and the log-softmax are per token and were
 already exact. Under :func:`invariant_forward` (the session or scorer says which columns of each
 row are real):
 
-* every ``nn.Linear`` computes a row's multi-token chunk in one call over exactly its real tokens
-  (the same M as alone), and single tokens (decode steps, the output head) in calls of exactly
-  ``BLOCK`` rows, padded with zeros: one kernel whatever the batch;
-* attention runs row by row over exactly the keys the row may see (a slice found from the mask) and
-  only its real queries, so the reduction is the one the row has alone.
+* every ``nn.Linear`` computes every real token in calls of exactly ``BLOCK`` token rows, padded
+  with zeros: one kernel whatever the batch and whatever the chunk;
+* attention runs token by token: each real query of each row over exactly the keys it may see (a
+  contiguous range found from the mask), unmasked, which is the call a decode step makes.
+
+So a token's logits are the same bits alone or batched, and whether its text came in one chunk or
+one token at a time (``tests/generators/test_hf_invariant.py`` checks both).
 
 Outside the context the model computes as before: the patched ``Linear.forward`` and the attention
 function are one ``ContextVar`` lookup away from the originals (transformers' ``sdpa``). The price
@@ -50,6 +58,16 @@ class _Plan:
     real: tuple[int, ...]  # real tokens of each row: the first ``real[i]`` columns of the chunk
     width: int  # the chunk's padded length
     spans: dict[int, list[Any]] = field(default_factory=dict, compare=False)  # per mask: _row_spans
+    masks: dict[str, torch.Tensor] = field(default_factory=dict, compare=False)  # per device: real_mask
+
+    def real_mask(self, device: torch.device) -> torch.Tensor:
+        """``[rows, width]`` bool: the real columns of each row (computed once per forward)."""
+        key = str(device)
+        if key not in self.masks:
+            self.masks[key] = torch.arange(self.width, device=device)[None, :] < torch.tensor(
+                self.real, device=device
+            )[:, None]
+        return self.masks[key]
 
 
 _PLAN: ContextVar[_Plan | None] = ContextVar("ensemble_batch_invariant_plan", default=None)
@@ -107,13 +125,9 @@ def _linear_forward(module: torch.nn.Linear) -> Any:
 
 def _invariant_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, plan: _Plan) -> torch.Tensor:
     if x.dim() == 3 and plan.width > 1 and x.shape[0] == len(plan.real) and x.shape[1] == plan.width:
+        real = plan.real_mask(x.device)
         out = x.new_zeros(x.shape[0], x.shape[1], weight.shape[0])
-        singles = [i for i, r in enumerate(plan.real) if r == 1]
-        for i, r in enumerate(plan.real):
-            if r > 1:
-                out[i, :r] = F.linear(x[i, :r], weight, bias)
-        if singles:
-            out[singles, 0] = _blocked_linear(x[singles, 0], weight, bias)
+        out[real] = _blocked_linear(x[real], weight, bias)  # every real token, in BLOCK-row calls
         return out
     flat = x.reshape(-1, x.shape[-1])
     return _blocked_linear(flat, weight, bias).reshape(*x.shape[:-1], weight.shape[0])
@@ -134,7 +148,7 @@ def _attention(
     module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None,
     dropout: float = 0.0, scaling: float | None = None, **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
-    """Row by row SDPA over exactly the keys each row may see and only its real queries."""
+    """Token by token SDPA: each real query of each row over exactly the keys it may see, unmasked."""
     if kwargs.get("softcap") is not None:
         raise ValueError("batch-invariant attention does not support attention logit soft-capping")
     plan = _PLAN.get()
@@ -148,46 +162,44 @@ def _attention(
         spans = plan.spans[id(attention_mask)] = _row_spans(attention_mask, plan.real, t, key.shape[2])
     gqa = key.shape[1] != heads
     out = query.new_zeros(batch, t, heads, value.shape[-1])
-    for i, span in enumerate(spans):
-        if span is None:
-            continue
-        r, start, stop, allowed = span
-        o = F.scaled_dot_product_attention(
-            query[i : i + 1, :, :r], key[i : i + 1, :, start:stop], value[i : i + 1, :, start:stop],
-            attn_mask=allowed, scale=scaling, enable_gqa=gqa,
-        )
-        out[i, :r] = o[0].transpose(0, 1)
+    for i, ranges in enumerate(spans):
+        for j, (start, stop) in enumerate(ranges):
+            if stop == start:
+                continue
+            o = F.scaled_dot_product_attention(
+                query[i : i + 1, :, j : j + 1], key[i : i + 1, :, start:stop], value[i : i + 1, :, start:stop],
+                scale=scaling, enable_gqa=gqa,
+            )
+            out[i, j] = o[0, :, 0]
     return out, None
 
 
-def _row_spans(
-    mask: torch.Tensor | None, real: Sequence[int], t: int, kv_len: int
-) -> list[tuple[int, int, int, torch.Tensor | None] | None]:
-    """Per row: its real queries, the contiguous range of keys they may see, and the mask within it.
+def _row_spans(mask: torch.Tensor | None, real: Sequence[int], t: int, kv_len: int) -> list[list[tuple[int, int]]]:
+    """Per row, per real query: the contiguous range of keys it may see, wherever padding put them
+    (``(0, 0)``: none).
 
-    The range is where the row's keys are, wherever padding put them; the mask is ``None`` when
-    every query sees every key of the range (a decode step). A row whose visible keys are not one
-    contiguous range (not produced by the sessions) is rejected rather than computed another way.
+    Without a mask (no padding anywhere) a query sees the keys up to its own position, aligned to the
+    end of the keys. A query whose visible keys are not one contiguous range (not produced by the
+    sessions) is rejected rather than computed another way.
     """
-    spans: list[tuple[int, int, int, torch.Tensor | None] | None] = []
+    spans: list[list[tuple[int, int]]] = []
     for i, r in enumerate(real):
-        if r == 0:
-            spans.append(None)
+        if mask is None:  # causal, aligned to the end of the keys
+            spans.append([(0, kv_len - t + j + 1) for j in range(r)])
             continue
-        if mask is None:  # no padding anywhere: causal, aligned to the end of the keys
-            allowed = torch.ones(r, kv_len, dtype=torch.bool).tril(kv_len - t)
-        else:
-            m = mask[i if mask.shape[0] > 1 else 0, 0, :r]
-            allowed = m if m.dtype == torch.bool else m == 0
-        cols = allowed.any(dim=0).nonzero().squeeze(1).tolist()
-        if not cols:
-            spans.append(None)
-            continue
-        start, stop = cols[0], cols[-1] + 1
-        if len(cols) != stop - start:
-            raise ValueError(f"row {i} sees keys that are not one contiguous range: no batch-invariant attention")
-        sub = allowed[:, start:stop]
-        spans.append((r, start, stop, None if bool(sub.all()) else sub.contiguous()[None, None]))
+        m = mask[i if mask.shape[0] > 1 else 0, 0, :r]
+        allowed = m if m.dtype == torch.bool else m == 0
+        ranges = []
+        for j in range(r):
+            cols = allowed[j].nonzero().squeeze(1).tolist()
+            if not cols:  # sees nothing: its output stays zeros, as a padded query's
+                ranges.append((0, 0))
+                continue
+            start, stop = cols[0], cols[-1] + 1
+            if len(cols) != stop - start:
+                raise ValueError(f"row {i} sees keys that are not one contiguous range: no batch-invariant attention")
+            ranges.append((start, stop))
+        spans.append(ranges)
     return spans
 
 
