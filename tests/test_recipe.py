@@ -257,6 +257,20 @@ def test_overrides_append_a_list_item_and_replace_a_mapping() -> None:
     assert result["scorer"] == {"type": "other"}
 
 
+def test_overrides_reach_keys_with_dots_in_them() -> None:
+    data = good()
+    data["aggregator"]["params"]["weights"] = {"coder-1.5b": 0.6, "coder-0.5b": 0.4}
+    result = apply_overrides(data, ["aggregator.params.weights.coder-1.5b=0.8",
+                                    "aggregator.params.weights.coder-0.5b=0.2"])
+    assert result["aggregator"]["params"]["weights"] == {"coder-1.5b": 0.8, "coder-0.5b": 0.2}
+    # a key that does not exist yet still splits at every dot
+    assert apply_overrides(data, ["aggregator.params.weights.new.x=1"])["aggregator"]["params"]["weights"][
+        "new"] == {"x": 1}
+    # the Python API's mapping form too
+    assert apply_overrides(data, {"aggregator.params.weights.coder-0.5b": 0.3})["aggregator"]["params"][
+        "weights"]["coder-0.5b"] == 0.3
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

@@ -264,23 +264,40 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str] | Mapping[str
         pairs = [(override, *_parse_override(override)) for override in overrides]
     for override, parts, value in pairs:
         node: Any = result
-        for depth, part in enumerate(parts):
+        depth = 0
+        while depth < len(parts):
             where = ".".join(parts[:depth])
-            last = depth == len(parts) - 1
             if isinstance(node, list):
-                key: Any = _index(override, where, part, node)
+                key: Any = _index(override, where, parts[depth], node)
+                used = 1
             elif isinstance(node, dict):
-                key = part
+                key, used = _dict_key(node, parts[depth:])
             else:
                 kind = type(node).__name__
                 raise UsageError(f"invalid override {override!r}: {where} is a {kind}, not a mapping or list")
-            if last:
+            depth += used
+            if depth == len(parts):
                 node[key] = copy.deepcopy(value)
             else:
                 if isinstance(node, dict) and node.get(key) is None:
                     node[key] = {}
                 node = node[key]
     return result
+
+
+def _dict_key(node: dict[str, Any], rest: list[str]) -> tuple[str, int]:
+    """The key of ``node`` that the path ``rest`` starts with, and how many path parts it takes.
+
+    A key with dots in it (a member named ``coder-1.5b`` in ``weights``) would otherwise be
+    unreachable: the longest run of parts that names an existing key wins, so
+    ``weights.coder-1.5b=0.8`` sets that member's weight. A key that does not exist yet takes
+    one part (``scorer.type=logprob`` creates ``scorer``).
+    """
+    for used in range(len(rest), 1, -1):
+        joined = ".".join(rest[:used])
+        if joined in node:
+            return joined, used
+    return rest[0], 1
 
 
 def _split_key(override: str, key: str) -> list[str]:
