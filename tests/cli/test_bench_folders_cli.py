@@ -92,10 +92,31 @@ def test_summary_prints_one_row_per_folder_in_every_format(folders: list[Path]) 
     assert missing.exit_code == 2 and "nope: not found, not a bench folder" in missing.stderr
 
 
+def test_versus_prints_the_paired_test_in_every_format(folders: list[Path]) -> None:
+    vote, cascade = map(str, folders)
+    md = runner.invoke(app, ["bench", "versus", vote, cascade, "--format", "markdown"])
+    assert md.exit_code == 0, md.output
+    assert "**A = vote against B = cascade**" in md.stdout
+    row = next(line for line in md.stdout.splitlines() if line.startswith("| 8 |"))
+    assert row.startswith("| 8 | 75.0% [40.9, 92.9] | 50.0% [") and "| 0.5 (2/0) |" in row
+
+    doc = json.loads(runner.invoke(app, ["bench", "versus", vote, cascade, "-f", "json"]).stdout)
+    assert doc["mcnemar"] == {"a_only": 2, "b_only": 0, "p_value": 0.5}
+    assert doc["a"]["name"] == "vote" and doc["b"]["correct"] == 4 and doc["difference"] == 0.25
+
+    table = runner.invoke(app, ["bench", "versus", vote, cascade], env={"COLUMNS": "120"})
+    assert table.exit_code == 0 and "A = vote against B = cascade" in table.stdout
+
+    itself = runner.invoke(app, ["bench", "versus", vote, vote])
+    assert itself.exit_code == 2 and "against itself" in itself.stderr
+    missing = runner.invoke(app, ["bench", "versus", vote, str(folders[0].parent / "nope")])
+    assert missing.exit_code == 2 and "nope: not found, not a bench folder" in missing.stderr
+
+
 def test_bench_is_a_group_whose_default_is_run(tmp_path: Path) -> None:
     helped = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "200"})
     assert helped.exit_code == 0
-    for command in ("run", "plot", "summary"):
+    for command in ("run", "plot", "summary", "versus"):
         assert f"│ {command} " in helped.stdout
     # a recipe first (or an option first) is `bench run`: it fails on the recipe, not on "no such command"
     for args in (

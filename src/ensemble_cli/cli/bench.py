@@ -56,7 +56,7 @@ app = typer.Typer(
     cls=_BenchGroup,
     no_args_is_help=True,
     help="Does the ensemble beat its members, and at what cost? `ensemble bench RECIPE ...` runs a bench "
-    "(short for `ensemble bench run RECIPE ...`); `plot` and `summary` compare finished bench folders.",
+    "(short for `ensemble bench run RECIPE ...`); `plot`, `summary` and `versus` compare finished bench folders.",
 )
 _LEAVE_OUT = ("resume", "overwrite", "baselines", "fmt")  #: not part of what reproduces the numbers
 
@@ -156,3 +156,4 @@ def bench(
 
 app.command("plot")(bench_folders.plot)
 app.command("summary")(bench_folders.summary)
+app.command("versus")(bench_folders.versus)

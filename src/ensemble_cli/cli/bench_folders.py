@@ -1,10 +1,11 @@
-"""``ensemble bench plot`` and ``ensemble bench summary``: finished bench folders compared.
+"""``ensemble bench plot``, ``summary`` and ``versus``: finished bench folders compared.
 
-Both read folders that ``ensemble bench`` wrote (``evaluation.folders``), re-grade their records and
+All read folders that ``ensemble bench`` wrote (``evaluation.folders``), re-grade their records and
 run no model. ``plot`` draws accuracy against cost for all of them (``evaluation.frontier``: the
 folders must have run the same problems); ``summary`` prints one results row per folder
-(``evaluation.results``), the table ``docs/results.md`` is made of. Tables go to stdout, the PNG
-path and messages to stderr.
+(``evaluation.results``), the table ``docs/results.md`` is made of; ``versus`` tests one folder's
+ensemble against another's on the problems both ran (``evaluation.versus``: the Self-MoA question).
+Tables go to stdout, the PNG path and messages to stderr.
 """
 
 from __future__ import annotations
@@ -62,3 +63,18 @@ def summary(
 
     rows = [result_row(f) for f in read_benches(folders, partial=partial)]
     emit([results_table(rows)], results_document(rows), fmt)
+
+
+def versus(
+    first: Annotated[str, typer.Argument(help="Bench folder whose ensemble is tested.", show_default=False)],
+    second: Annotated[str, typer.Argument(help="Bench folder it is tested against.", show_default=False)],
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output on stdout.")] = OutputFormat.table,
+    partial: Annotated[bool, typer.Option("--partial", help=_PARTIAL_HELP)] = False,
+) -> None:
+    """One ensemble against another on the problems both ran: paired difference, exact McNemar, cost."""
+    from ..evaluation.folders import read_bench
+    from ..evaluation.versus import versus as head_to_head
+    from ..evaluation.versus import versus_table
+
+    result = head_to_head(read_bench(first, partial=partial), read_bench(second, partial=partial))
+    emit([versus_table(result)], result.to_dict(), fmt)

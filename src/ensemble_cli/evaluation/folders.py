@@ -159,16 +159,12 @@ def read_partial(folder: Path) -> BenchFolder:
     def kept(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [r for r in records if str(r["id"]) in done]
 
-    def seconds(records: list[dict[str, Any]]) -> float:
-        batches = {(t.get("started_at"), t.get("seconds")) for r in records if isinstance(t := r.get("timing"), dict)}
-        return float(sum(s for _, s in batches if isinstance(s, int | float)))
-
     members = {n: kept(by_name[n]) for n in names}
     ensemble = kept(ensemble_all)
     name = str(recipe.get("name", "ensemble"))
     if name in members:
         name = f"{name}-ensemble"
-    times = {n: seconds(r) for n, r in members.items()} | {name: seconds(ensemble)}
+    times = {n: batch_seconds(r) for n, r in members.items()} | {name: batch_seconds(ensemble)}
     return BenchFolder(
         path=folder,
         recipe=str(recipe.get("name", folder.name)),
@@ -182,6 +178,12 @@ def read_partial(folder: Path) -> BenchFolder:
         comparison=compare(members, ensemble, times, ensemble_name=name),
         partial=True,
     )
+
+
+def batch_seconds(records: Sequence[dict[str, Any]]) -> float:
+    """Wall time of the batches ``records`` ran in (each batch once: its rows share one ``timing``)."""
+    batches = {(t.get("started_at"), t.get("seconds")) for r in records if isinstance(t := r.get("timing"), dict)}
+    return float(sum(s for _, s in batches if isinstance(s, int | float)))
 
 
 def check_same_problems(folders: Sequence[BenchFolder]) -> None:
