@@ -58,7 +58,8 @@ def test_two_layers_then_the_aggregator_equals_running_them_by_hand(members):
 def test_self_moa_aggregates_sampled_proposals_of_one_member(members):
     from dataclasses import replace
 
-    from ensemble_cli.aggregators.full_answers import write_answers
+    from ensemble_cli.aggregators.full_answers import final_answers, write_answers
+    from ensemble_cli.aggregators.trace import finite
 
     llama = members[0]
     ctx = EnsembleContext(members, None, SETTINGS)
@@ -72,6 +73,24 @@ def test_self_moa_aggregates_sampled_proposals_of_one_member(members):
     assert [r.output for r in results] == single(llama, prompts)
     for r, row in zip(results, answers, strict=True):
         assert r.usage.generated_tokens == r.usage.completion_tokens + sum(len(a.segment.token_ids) for a in row)
+        # every proposal is in the record, with the final answer a vote would count
+        assert r.summary["proposals"] == [
+            {"layer": 0, "member": "llama", "sample": a.sample, "answer": final,
+             "finish_reason": a.segment.finish_reason, "tokens": len(a.segment.token_ids),
+             "mean_logprob": finite(a.segment.mean_logprob)}
+            for a, final in zip(row, final_answers(row), strict=True)
+        ]
+        assert [p["sample"] for p in r.summary["proposals"]] == [0, 1, 2]
+
+
+def test_proposals_of_every_layer_are_recorded_unless_switched_off(members):
+    ctx = EnsembleContext(members, None, SETTINGS)
+    (r,) = MoAAggregator(MoAConfig(layers=[["gemma"], ["llama", "gemma"]])).run(EXAMPLES[:1], ctx)
+    assert [(p["layer"], p["member"]) for p in r.summary["proposals"]] == [(0, "gemma"), (1, "llama"), (1, "gemma")]
+    assert r.usage.generated_tokens == r.usage.completion_tokens + sum(p["tokens"] for p in r.summary["proposals"])
+    (quiet,) = MoAAggregator(MoAConfig(layers=[["gemma"], ["llama", "gemma"]], record_proposals=False)).run(
+        EXAMPLES[:1], ctx)
+    assert quiet.summary == {} and quiet.output == r.output
 
 
 def test_explicit_layers_and_errors(members):

@@ -91,6 +91,19 @@ def test_another_runs_record_is_refused_with_its_line(tmp_path: Path, bad: dict[
     assert path.read_text() == before  # nothing cut from a file that is not ours
 
 
+def test_record_switches_of_the_aggregator_do_not_make_another_run(tmp_path: Path) -> None:
+    """A bench begun before ``moa`` recorded its proposals resumes after the upgrade; a param that
+    changes what is generated still refuses."""
+    old = {**RECIPE, "aggregator": {"type": "moa", "params": {"samples": 2}}}
+    new = {**RECIPE, "aggregator": {"type": "moa", "params": {"samples": 2, "record_proposals": True}}}
+    path = write(tmp_path / "ensemble.jsonl", [record(i, recipe=old) for i in range(3)])
+    point = resume_point(path, new, ROWS, BATCH)
+    assert point is not None and [r["id"] for r in point.records] == ["q0", "q1"]
+    other = {**RECIPE, "aggregator": {"type": "moa", "params": {"samples": 3, "record_proposals": True}}}
+    with pytest.raises(UsageError, match="line 1: another recipe or other generation settings"):
+        resume_point(path, other, ROWS, BATCH)
+
+
 def test_more_records_than_problems_is_another_bench(tmp_path: Path) -> None:
     path = write(tmp_path / "m.jsonl", [record(i) for i in range(5)])
     with pytest.raises(UsageError, match="5 records for 3 problems"):

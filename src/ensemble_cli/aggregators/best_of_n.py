@@ -37,7 +37,7 @@ from pydantic import Field, PositiveInt
 from ..core.components import Aggregator, Candidate, ComponentConfig, EnsembleContext
 from ..core.types import Attribution, Example, Result, Usage
 from ..errors import Problem, UsageError
-from .full_answers import Answer, cancelled_result, stop_cause, write_answers
+from .full_answers import Answer, cancelled_result, final_answers, stop_cause, write_answers
 from .trace import TraceCandidate, finite, round_record
 
 
@@ -162,11 +162,3 @@ def candidate_trace(
     cands = [TraceCandidate(a.member, a.segment.text, score, {"sample": a.sample, "answer": final})
              for a, score, final in zip(answers, scores, finals, strict=True)]
     return round_record(0, cands, chosen)
-
-
-def final_answers(answers: Sequence[Answer]) -> list[str | None]:
-    """Each sample's final answer as ``extract_answer`` reads it (the records show it beside the score)."""
-    from ..answers import extract_answer
-
-    found = [extract_answer(a.segment.text) for a in answers]
-    return [f.text if f else None for f in found]

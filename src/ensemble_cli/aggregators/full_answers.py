@@ -78,6 +78,15 @@ def write_answers(
     return answers, prompt_tokens
 
 
+def final_answers(answers: Sequence[Answer]) -> list[str | None]:
+    """Each answer's final answer as ``extract_answer`` reads it (what a vote counts; the records
+    show it beside each sample's score or proposal, so a reader sees who agreed with whom)."""
+    from ..answers import extract_answer
+
+    found = [extract_answer(a.segment.text) for a in answers]
+    return [f.text if f else None for f in found]
+
+
 def stop_cause(seg: Segment) -> str:
     return seg.stopped_by or "max_tokens"
 

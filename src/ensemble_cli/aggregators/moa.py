@@ -21,20 +21,29 @@ system message of the request is appended to ours). Proposers of every layer wri
 ``chunk_tokens`` pieces and emitted piece by piece, so it streams; cancellation is checked between
 layers and pieces. Attribution holds the final answer only (one entry per piece, round = number
 of proposer layers); ``usage.generated_tokens`` counts every proposal too.
+
+The proposals are in the record (``record_proposals``, on by default), since the final answer
+alone cannot say whether the aggregator followed, combined or overruled them:
+``summary.proposals`` lists each one (layer, member, sample, its final answer as
+``extract_answer`` reads it, finish reason, tokens, mean log-prob). No text: the records stay
+small, and who agreed with whom is in the answers. (Not ``summary.trace``: that format's rounds keep
+one candidate, and the aggregator keeps none, it writes anew.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from pydantic import Field
 
 from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member
 from ..core.types import Example, Result, Usage
 from ..errors import Problem, UsageError
-from .full_answers import write_answers
+from .full_answers import Answer, final_answers, write_answers
 from .single import write_to_end
+from .trace import finite
 
 SYNTHESIS_PROMPT = (
     "You have been provided with a set of responses from various models to the latest user query. "
@@ -54,6 +63,9 @@ class MoAConfig(ComponentConfig):
         None, ge=0, description="sampling temperature of the proposals (default: the recipe's)"
     )
     chunk_tokens: int = Field(32, gt=0, description="tokens per generate call of the final answer (streaming)")
+    record_proposals: bool = Field(
+        True, description="list every proposal (layer, member, final answer, tokens) in the record's summary"
+    )
 
 
 def synthesis_example(example: Example, prompt: str, answers: Sequence[str]) -> Example:
@@ -121,16 +133,22 @@ class MoAAggregator(Aggregator):
         if cfg.proposer_temperature is not None:
             proposal_settings = replace(proposal_settings, temperature=cfg.proposer_temperature)
         prompts = list(examples)
+        proposed: list[list[list[Answer]]] = [[] for _ in examples]  # [example][layer] -> answers
         for layer in layers:
-            texts: list[list[str]] = [[] for _ in examples]
+            for e in range(n_ex):
+                proposed[e].append([])
             for m in layer:
                 answers, _ = write_answers(m, prompts, proposal_settings, ctx, n=cfg.samples, chunk_tokens=64)
                 for e in range(n_ex):
-                    for answer in answers[e]:
-                        texts[e].append(answer.segment.text)
-                        generated[e] += len(answer.segment.token_ids)
-            prompts = [synthesis_example(ex, cfg.synthesis_prompt, texts[e]) for e, ex in enumerate(examples)]
-        return self._write_final(examples, prompts, final, ctx, generated, len(layers))
+                    proposed[e][-1].extend(answers[e])
+                    generated[e] += sum(len(a.segment.token_ids) for a in answers[e])
+            prompts = [synthesis_example(ex, cfg.synthesis_prompt, [a.segment.text for a in proposed[e][-1]])
+                       for e, ex in enumerate(examples)]
+        results = self._write_final(examples, prompts, final, ctx, generated, len(layers))
+        if cfg.record_proposals:
+            for result, layered in zip(results, proposed, strict=True):
+                result.summary.update(proposal_summary(layered))
+        return results
 
     def _write_final(
         self, examples: Sequence[Example], prompts: list[Example], final: Member, ctx: EnsembleContext,
@@ -149,3 +167,15 @@ class MoAAggregator(Aggregator):
         if len(active) < len(examples):
             session.retain(active)  # session rows follow ``active`` from here on
         return write_to_end(ctx, session, final.name, active, results, self.config.chunk_tokens, fixed_round=rounds)
+
+
+def proposal_summary(layers: Sequence[Sequence[Answer]]) -> dict[str, Any]:
+    """``summary.proposals`` of one example: every proposal, layer by layer."""
+    proposals = []
+    for k, answers in enumerate(layers):
+        proposals += [{
+            "layer": k, "member": a.member, "sample": a.sample, "answer": final,
+            "finish_reason": a.segment.finish_reason, "tokens": len(a.segment.token_ids),
+            "mean_logprob": finite(a.segment.mean_logprob),
+        } for a, final in zip(answers, final_answers(answers), strict=True)]
+    return {"proposals": proposals}

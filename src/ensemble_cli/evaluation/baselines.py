@@ -51,8 +51,15 @@ class Baseline:
 
 
 def run_key(recipe: dict[str, Any]) -> dict[str, Any]:
-    """What makes two member runs the same run: the resolved recipe without its name."""
-    return {k: v for k, v in recipe.items() if k not in _IDENTITY}
+    """What makes two runs the same run: the resolved recipe without its name, and without the
+    aggregator's ``record_*`` params (``record_candidates``, ``record_proposals``): they choose what a
+    record lists, not what is generated, so a bench begun before one existed still resumes."""
+    key = {k: v for k, v in recipe.items() if k not in _IDENTITY}
+    aggregator = key.get("aggregator")
+    if isinstance(aggregator, dict) and isinstance(aggregator.get("params"), dict):
+        params = {k: v for k, v in aggregator["params"].items() if not k.startswith("record_")}
+        key["aggregator"] = {**aggregator, "params": params}
+    return key
 
 
 def find_baseline(
