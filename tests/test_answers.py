@@ -57,3 +57,15 @@ def test_gsm8k_marker_takes_only_the_rest_of_its_line():
     assert extract_answer("3 + 5 = 8\n#### 8\nThen 3 more apples fell.").text == "8"
     assert same_answer(extract_answer("#### 8\nThen 3 more"), extract_answer("8"))
     assert extract_answer("#### 1,234 dollars").text == "1,234 dollars"
+
+
+def test_an_answer_found_in_the_whole_text_is_shown_as_extracted_not_as_the_text():
+    """A cut-off solution (no box, no marker) is graded by its last number; records and reports show
+    that number, not the whole solution."""
+    cut = "Let x = n + f.\n\nSo f = \\dfrac{16}{7} and then we check 3 cases. However, since"
+    found = extract_answer(cut)
+    assert found is not None and found.text == "3"
+    assert extract_answer("the answer is 5, doubled is 10").text == "5"
+    assert extract_answer("Total: 42 dollars.").text == "42"
+    assert extract_answer(r"\boxed{\frac{1}{2}}").text == r"\frac{1}{2}"  # rules 1 and 2 unchanged
+

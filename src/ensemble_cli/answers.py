@@ -9,6 +9,9 @@ with several boxes returns them all as a set, and a grader must not reward hedgi
    after it; only that line is the answer);
 3. else what math-verify extracts from the whole text: an "answer is X" phrase when there is one
    (so "the answer is 5, doubled is 10" grades as 5), otherwise the last number or expression.
+   ``Answer.text`` is then math-verify's string of what it extracted (``5``), not the whole text:
+   records, reports and summaries show it (a cut-off solution has no box and no marker, and its
+   "answer" must not be the whole solution).
 
 A text with none of these has no answer (``None``), and ``None`` never equals anything, not even
 another ``None``: an empty prediction against an empty label is wrong, not right.
@@ -57,7 +60,7 @@ def extract_answer(text: str | None) -> Answer | None:
         # "#### \$42": an escaped dollar (a model writing LaTeX-safe text) hides the number from math-verify
         tail = tail.replace("\\$", "$")
         return _parse(tail, tail) if tail else None
-    found = _parse(text.strip(), text)
+    found = _parse(text.strip(), text, as_extracted=True)
     if found is None and "\\" in text:
         # Bare LaTeX (a label like ``\\frac{1}{\\sqrt{2}}``) has no delimiters for math-verify to anchor
         # on; prose is never wrapped (it would parse as a product of symbols).
@@ -86,7 +89,9 @@ def same_answer(a: Answer | None, b: Answer | None) -> bool:
         return False
 
 
-def _parse(text: str, source: str) -> Answer | None:
+def _parse(text: str, source: str, *, as_extracted: bool = False) -> Answer | None:
+    """math-verify's parse of ``source`` as an ``Answer`` whose text is ``text``, or with
+    ``as_extracted`` the string math-verify extracted (its last element) where it gives one."""
     from math_verify import parse
 
     try:
@@ -95,7 +100,8 @@ def _parse(text: str, source: str) -> Answer | None:
         parsed = []
     if not parsed:
         return None
-    return Answer(text.strip(), tuple(parsed))
+    shown = parsed[-1] if as_extracted and isinstance(parsed[-1], str) and parsed[-1].strip() else text
+    return Answer(shown.strip(), tuple(parsed))
 
 
 def _timeout() -> int | None:
