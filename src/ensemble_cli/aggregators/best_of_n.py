@@ -37,7 +37,7 @@ from pydantic import Field, PositiveInt
 from ..core.components import Aggregator, Candidate, ComponentConfig, EnsembleContext
 from ..core.types import Attribution, Example, Result, Usage
 from ..errors import Problem, UsageError
-from .full_answers import Answer, cancelled_result, final_answers, stop_cause, write_answers
+from .full_answers import Answer, answer_record, cancelled_result, final_answers, stop_cause, write_answers
 from .trace import TraceCandidate, finite, round_record
 
 
@@ -148,11 +148,8 @@ def candidate_records(
     answers: Sequence[Answer], scores: Sequence[float], chosen: int, finals: Sequence[str | None]
 ) -> list[dict[str, Any]]:
     """One small dict per sample for the record (no text: the chosen one is the output)."""
-    return [{
-        "member": a.member, "sample": a.sample, "answer": final, "score": finite(score),
-        "finish_reason": a.segment.finish_reason, "tokens": len(a.segment.token_ids),
-        "mean_logprob": finite(a.segment.mean_logprob), "chosen": i == chosen,
-    } for i, (a, score, final) in enumerate(zip(answers, scores, finals, strict=True))]
+    return [{**answer_record(a, final), "score": finite(score), "chosen": i == chosen}
+            for i, (a, score, final) in enumerate(zip(answers, scores, finals, strict=True))]
 
 
 def candidate_trace(

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..core.components import EnsembleContext, Member
 from ..core.types import Example, GenerationSettings, Result, Segment
+from .trace import finite
 
 
 @dataclass
@@ -85,6 +87,13 @@ def final_answers(answers: Sequence[Answer]) -> list[str | None]:
 
     found = [extract_answer(a.segment.text) for a in answers]
     return [f.text if f else None for f in found]
+
+
+def answer_record(answer: Answer, final: str | None) -> dict[str, Any]:
+    """The fields every recorded whole answer has (``summary.candidates``, ``summary.proposals``)."""
+    seg = answer.segment
+    return {"member": answer.member, "sample": answer.sample, "answer": final, "finish_reason": seg.finish_reason,
+            "tokens": len(seg.token_ids), "mean_logprob": finite(seg.mean_logprob)}
 
 
 def stop_cause(seg: Segment) -> str:

@@ -41,9 +41,8 @@ from pydantic import Field
 from ..core.components import Aggregator, ComponentConfig, EnsembleContext, Member
 from ..core.types import Example, Result, Usage
 from ..errors import Problem, UsageError
-from .full_answers import Answer, final_answers, write_answers
+from .full_answers import Answer, answer_record, final_answers, write_answers
 from .single import write_to_end
-from .trace import finite
 
 SYNTHESIS_PROMPT = (
     "You have been provided with a set of responses from various models to the latest user query. "
@@ -173,9 +172,6 @@ def proposal_summary(layers: Sequence[Sequence[Answer]]) -> dict[str, Any]:
     """``summary.proposals`` of one example: every proposal, layer by layer."""
     proposals = []
     for k, answers in enumerate(layers):
-        proposals += [{
-            "layer": k, "member": a.member, "sample": a.sample, "answer": final,
-            "finish_reason": a.segment.finish_reason, "tokens": len(a.segment.token_ids),
-            "mean_logprob": finite(a.segment.mean_logprob),
-        } for a, final in zip(answers, final_answers(answers), strict=True)]
+        proposals += [{"layer": k, **answer_record(a, final)}
+                      for a, final in zip(answers, final_answers(answers), strict=True)]
     return {"proposals": proposals}
