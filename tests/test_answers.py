@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
+from ensemble_cli import answers
 from ensemble_cli.answers import extract_answer, last_boxed, reference_answer, same_answer
+from ensemble_cli.errors import UsageError
 
 CASES = [
     # prediction, reference label, expected
@@ -69,3 +71,56 @@ def test_an_answer_found_in_the_whole_text_is_shown_as_extracted_not_as_the_text
     assert extract_answer("Total: 42 dollars.").text == "42"
     assert extract_answer(r"\boxed{\frac{1}{2}}").text == r"\frac{1}{2}"  # rules 1 and 2 unchanged
 
+
+
+def test_interval_answers_grade_equal_to_a_set_builder_label():
+    """MATH algebra/6: the 1.5B's ``\\boxed{[-2, 7]}`` against the label's ``x \\in [-2,7]``. Each parse
+    takes seconds in math-verify's LaTeX grammar; graded under a 5-second wall-clock limit on a busy
+    machine, both came back unparseable and the right answer counted as wrong."""
+    pred = extract_answer(r"Therefore, the final answer is \(\boxed{[-2, 7]}\).")
+    ref = reference_answer(r"so $-2 \le x \le 7$ and $\boxed{x \in [-2,7]}$.")
+    assert pred is not None and ref is not None
+    assert same_answer(pred, ref)
+    assert not same_answer(pred, extract_answer(r"\boxed{(-2, 7)}"))
+
+
+def _seen_timeouts(monkeypatch: pytest.MonkeyPatch) -> list:
+    import math_verify
+
+    seen: list = []
+    real_parse, real_verify = math_verify.parse, math_verify.verify
+
+    def parse(source, parsing_timeout):  # noqa: ANN001, ANN202
+        seen.append(parsing_timeout)
+        return real_parse(source, parsing_timeout=parsing_timeout)
+
+    def verify(a, b, timeout_seconds):  # noqa: ANN001, ANN202
+        seen.append(timeout_seconds)
+        return real_verify(a, b, timeout_seconds=timeout_seconds)
+
+    monkeypatch.setattr(math_verify, "parse", parse)
+    monkeypatch.setattr(math_verify, "verify", verify)
+    return seen
+
+
+def test_grading_time_limit_is_generous_and_set_by_the_environment(monkeypatch):
+    """math-verify's timer is wall-clock: the limit must leave room for a loaded machine."""
+    seen = _seen_timeouts(monkeypatch)
+    monkeypatch.delenv(answers.TIMEOUT_ENV, raising=False)
+    assert same_answer(extract_answer("0.5"), extract_answer("1/2"))
+    assert seen and set(seen) == {answers.DEFAULT_TIMEOUT} and answers.DEFAULT_TIMEOUT >= 30
+    seen.clear()
+    monkeypatch.setenv(answers.TIMEOUT_ENV, "7")
+    assert same_answer(extract_answer("0.5"), extract_answer("1/2"))
+    assert set(seen) == {7}
+    seen.clear()
+    monkeypatch.setenv(answers.TIMEOUT_ENV, "0")  # no limit
+    assert same_answer(extract_answer("0.5"), extract_answer("1/2"))
+    assert set(seen) == {None}
+
+
+@pytest.mark.parametrize("bad", ["soon", "-3", "1.5"])
+def test_a_bad_grading_time_limit_is_a_usage_error_not_a_wrong_answer(monkeypatch, bad):
+    monkeypatch.setenv(answers.TIMEOUT_ENV, bad)
+    with pytest.raises(UsageError, match=f"ENSEMBLE_GRADE_TIMEOUT='{bad}'"):
+        extract_answer("42")

@@ -19,6 +19,7 @@ another ``None``: an empty prediction against an empty label is wrong, not right
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from typing import Any
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _GSM8K = "####"
+TIMEOUT_ENV = "ENSEMBLE_GRADE_TIMEOUT"
+DEFAULT_TIMEOUT = 60  #: seconds for one math-verify parse or comparison (its own default is 5)
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,8 @@ def same_answer(a: Answer | None, b: Answer | None) -> bool:
         return False
     from math_verify import verify
 
+    t = _timeout()
     try:
-        t = _timeout()
         return bool(
             verify(list(a.parsed), list(b.parsed), timeout_seconds=t)
             or verify(list(b.parsed), list(a.parsed), timeout_seconds=t)
@@ -94,8 +97,9 @@ def _parse(text: str, source: str, *, as_extracted: bool = False) -> Answer | No
     ``as_extracted`` the string math-verify extracted (its last element) where it gives one."""
     from math_verify import parse
 
+    t = _timeout()
     try:
-        parsed = parse(source, parsing_timeout=_timeout())  # type: ignore[arg-type]
+        parsed = parse(source, parsing_timeout=t)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - unparseable means no answer, never a crash mid-run
         parsed = []
     if not parsed:
@@ -105,6 +109,26 @@ def _parse(text: str, source: str, *, as_extracted: bool = False) -> Answer | No
 
 
 def _timeout() -> int | None:
-    """math-verify's timeouts use SIGALRM, which only the main thread may set (the server grades in
-    its engine thread): there, no timeout rather than a ValueError."""
-    return 5 if threading.current_thread() is threading.main_thread() else None
+    """Seconds math-verify may spend on one parse or one comparison before the answer counts as
+    unparseable (and so wrong), from ``ENSEMBLE_GRADE_TIMEOUT`` (``0``: no limit), else 60.
+
+    The limit only guards against pathological expressions, so it is generous: math-verify's timer
+    is wall-clock (SIGALRM), and its pure-Python LaTeX grammar takes seconds on some ordinary
+    answers (an interval such as ``[-2, 7]`` took 2-6 s here, more on a busy machine). With its
+    default of 5 s the same MATH record graded right on a quiet machine and wrong beside a bench.
+    SIGALRM can only be set from the main thread (the server grades in its engine thread): there,
+    no limit rather than a ValueError."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        from ensemble_cli.errors import UsageError
+
+        raise UsageError(f"{TIMEOUT_ENV}={raw!r}: expected a whole number of seconds (0 for no limit)")
+    return seconds or None
