@@ -125,3 +125,29 @@ def test_bench_is_a_group_whose_default_is_run(tmp_path: Path) -> None:
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and "recipe file not found" in result.stderr, result.output
+
+
+def test_summary_and_plot_time_over_a_span_of_whole_batches(tmp_path: Path) -> None:
+    from bench_dirs import timed
+
+    members = {
+        "a": timed(member_records("vote", "a", A), [30.0, 1.0, 1.0, 1.0], day="02"),
+        "b": timed(member_records("vote", "b", B), [60.0, 2.0, 2.0, 2.0], day="03"),
+    }
+    folder = make_bench(
+        tmp_path / "vote", "vote", members, timed(verdicts("11111001"), [100.0, 6.0, 6.0, 6.0]),
+        {"a": 33.0, "b": 66.0, "vote": 118.0},
+    )
+    md = runner.invoke(app, ["bench", "summary", str(folder), "--time-over", "2:8", "--format", "markdown"])
+    assert md.exit_code == 0, md.output
+    assert "| time× (problems 2–7) |" in md.stdout and "| 3.00× |" in md.stdout
+    doc = json.loads(runner.invoke(app, ["bench", "summary", str(folder), "--time-over", "2:8", "-f", "json"]).stdout)
+    assert doc["results"][0]["time_vs_best"] == 3.0 and doc["results"][0]["time_over"] == "problems 2–7"
+    png = tmp_path / "f.png"
+    plot = runner.invoke(app, ["bench", "plot", str(folder), "--time-over", "2:", "-o", str(png), "-f", "json"])
+    assert plot.exit_code == 0, plot.output
+    assert {p["label"]: p["cost"] for p in json.loads(plot.stdout)["points"]} == {"a": 0.5, "b": 1.0, "vote": 3.0}
+    cut = runner.invoke(app, ["bench", "summary", str(folder), "--time-over", "3:8"])
+    assert cut.exit_code == 2 and "cuts the batch started at" in cut.stderr
+    bad = runner.invoke(app, ["bench", "summary", str(folder), "--time-over", "16"])
+    assert bad.exit_code == 2 and "--time-over '16': expected START:STOP" in bad.stderr

@@ -25,6 +25,17 @@ def verdicts(
     return out
 
 
+def timed(records: list[dict[str, Any]], seconds: float | list[float], batch: int = 2, day: str = "01") -> list[dict]:
+    """``records`` run in batches of ``batch`` rows, as a bench writes them: the rows of a batch share one
+    ``timing`` (``started_at``, wall ``seconds``); batch ``i`` took ``seconds[i]`` (or ``seconds`` each)."""
+
+    def timing(i: int) -> dict[str, Any]:
+        took = seconds[i // batch] if isinstance(seconds, list) else seconds
+        return {"seconds": took, "started_at": f"2026-01-{day}T00:{i // batch:02d}:00", "batch_size": batch}
+
+    return [{**r, "timing": timing(i)} for i, r in enumerate(records)]
+
+
 def member_records(recipe: str, name: str, values: str, *, tokens: int = 10, model: str | None = None) -> list[dict]:
     """A member alone: its records carry the member recipe (``bench`` names it ``<recipe>.<member>``)."""
     config = {

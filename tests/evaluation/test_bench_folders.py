@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bench_dirs import make_bench, member_records, verdicts  # tests/evaluation is on sys.path
+from bench_dirs import make_bench, member_records, timed, verdicts  # tests/evaluation is on sys.path
 from PIL import Image
 
 from ensemble_cli.errors import UsageError
@@ -193,23 +193,14 @@ def test_folders_on_other_problems_are_refused_naming_the_folder(tmp_path: Path)
     assert len(read_benches([vote, fewer])) == 2  # a summary may list any benches
 
 
-def _timed(records: list[dict], batch: int, seconds: float) -> list[dict]:
-    """Give records the batch timing a bench writes: one started_at and wall time per batch."""
-    out = []
-    for i, rec in enumerate(records):
-        started = f"2026-01-01T00:00:{i // batch:02d}"
-        out.append({**rec, "timing": {"seconds": seconds, "started_at": started, "batch_size": batch}})
-    return out
-
-
 def test_an_unfinished_bench_is_read_with_partial_on_the_problems_all_systems_finished(tmp_path: Path) -> None:
     folder = tmp_path / "running"
     folder.mkdir()
     ensemble_recipe = {"name": "duo", "models": [{"name": "b"}, {"name": "a"}]}
     rows = {
-        "member-a.jsonl": _timed(member_records("duo", "a", "110011"), 2, 1.0),  # 3 batches done
-        "member-b.jsonl": _timed(member_records("duo", "b", "1000"), 2, 2.0),  # 2 batches done
-        "ensemble.jsonl": [{**r, "recipe": ensemble_recipe} for r in _timed(verdicts("1111"), 2, 5.0)],
+        "member-a.jsonl": timed(member_records("duo", "a", "110011"), 1.0),  # 3 batches done
+        "member-b.jsonl": timed(member_records("duo", "b", "1000"), 2.0),  # 2 batches done
+        "ensemble.jsonl": [{**r, "recipe": ensemble_recipe} for r in timed(verdicts("1111"), 5.0)],
     }
     for name, records in rows.items():
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))

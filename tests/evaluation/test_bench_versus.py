@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench_dirs import make_bench, member_records, verdicts  # tests/evaluation is on sys.path
+from bench_dirs import make_bench, member_records, timed, verdicts  # tests/evaluation is on sys.path
 
 from ensemble_cli.errors import UsageError
 from ensemble_cli.evaluation.folders import read_bench
@@ -18,13 +18,6 @@ from ensemble_cli.evaluation.versus import versus, versus_table
 MEMBER = "11000001"
 
 
-def timed(records: list[dict[str, Any]], batch: int, seconds: float) -> list[dict[str, Any]]:
-    """Records in batches of ``batch`` rows, each batch taking ``seconds`` (as ``bench`` stamps them)."""
-    for i, rec in enumerate(records):
-        rec["timing"] = {"seconds": seconds, "started_at": f"2026-01-01T00:00:{i // batch:02d}", "batch_size": batch}
-    return records
-
-
 def bench(root: Path, recipe: str, ensemble: list[dict[str, Any]]) -> Path:
     members = {"m": member_records(recipe, "m", MEMBER[: len(ensemble)])}
     return make_bench(root / recipe, recipe, members, ensemble, {"m": 1.0, recipe: 2.0})
@@ -32,8 +25,8 @@ def bench(root: Path, recipe: str, ensemble: list[dict[str, Any]]) -> Path:
 
 def test_paired_counts_test_and_interval(tmp_path: Path) -> None:
     # a right on p0-p5, b on p0-p3, p6, p7: only a on p4, p5; only b on p6, p7
-    a = bench(tmp_path, "mixed", timed(verdicts("11111100", tokens=30), 4, 10.0))
-    b = bench(tmp_path, "self", timed(verdicts("11110011", tokens=10), 4, 5.0))
+    a = bench(tmp_path, "mixed", timed(verdicts("11111100", tokens=30), 10.0, batch=4))
+    b = bench(tmp_path, "self", timed(verdicts("11110011", tokens=10), 5.0, batch=4))
     v = versus(read_bench(a), read_bench(b))
     assert (v.a, v.b, v.problems) == ("mixed", "self", 8)
     assert (v.a_accuracy.correct, v.b_accuracy.correct) == (6, 6)
@@ -54,8 +47,8 @@ def test_paired_counts_test_and_interval(tmp_path: Path) -> None:
 
 def test_cost_counts_only_the_problems_both_ran(tmp_path: Path) -> None:
     # a ran 8 problems in 2 batches of 4; b only the first 4 (one batch): a is priced on its first batch
-    a = bench(tmp_path, "long", timed(verdicts("11110000", tokens=10), 4, 7.0))
-    b = bench(tmp_path, "short", timed(verdicts("1100", tokens=10), 4, 7.0))
+    a = bench(tmp_path, "long", timed(verdicts("11110000", tokens=10), 7.0, batch=4))
+    b = bench(tmp_path, "short", timed(verdicts("1100", tokens=10), 7.0, batch=4))
     v = versus(read_bench(a), read_bench(b))
     assert v.problems == 4 and (v.a_unmatched, v.b_unmatched) == (4, 0)
     assert v.tokens_ratio == pytest.approx(1.0) and v.time_ratio == pytest.approx(1.0)

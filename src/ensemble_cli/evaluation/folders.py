@@ -69,6 +69,7 @@ class BenchFolder:
     reused: set[str]  #: members whose records an earlier bench's ``--baselines`` run supplied
     comparison: Comparison
     partial: bool = False  #: read with ``partial=True`` from a bench still running or interrupted
+    time_span: str | None = None  #: the problems ``seconds`` covers when not all (``time_span.time_over``)
 
     @property
     def label(self) -> str:

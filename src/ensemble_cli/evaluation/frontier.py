@@ -66,6 +66,7 @@ class Frontier:
     members: list[Point]
     ensembles: list[Point]
     oracles: list[tuple[str, Accuracy]]
+    time_span: str | None = None  #: the problems generation time covers, when not all (``--time-over``)
 
     @property
     def points(self) -> list[Point]:
@@ -78,7 +79,14 @@ class Frontier:
             "problems": self.problems,
             "points": [p.to_dict() for p in self.points],
             "oracles": [{"label": label, **acc.to_dict()} for label, acc in self.oracles],
+            "time_over": self.time_span,
         }
+
+    @property
+    def cost_words(self) -> str:
+        """What the cost axis measures: ``generation time (problems 16–149)`` with ``--time-over``."""
+        words = _COST_WORDS[self.cost]
+        return f"{words} ({self.time_span})" if self.cost == "time" and self.time_span else words
 
 
 def frontier(folders: Sequence[BenchFolder], cost: str = "time") -> Frontier:
@@ -127,6 +135,7 @@ def frontier(folders: Sequence[BenchFolder], cost: str = "time") -> Frontier:
         members=list(members.values()),
         ensembles=ensembles,
         oracles=_oracles(folders, {k: p.label for k, p in members.items()}),
+        time_span=folders[0].time_span,
     )
     mark_frontier(result.points)
     return result
@@ -177,7 +186,7 @@ def frontier_figure(f: Frontier, title: str | None = None) -> bytes:
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    ax.set_xlabel(f"{_COST_WORDS[f.cost]} × {f.reference} alone")
+    ax.set_xlabel(f"{f.cost_words} × {f.reference} alone")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title or f"accuracy vs {_COST_WORDS[f.cost]} ({f.problems} problems, 95% Wilson intervals)")
     ax.grid(True, alpha=0.3)
@@ -206,7 +215,7 @@ def frontier_table(f: Frontier) -> Table:
     for label, acc in f.oracles:
         table.rows.append([label, pct(acc.value), interval(acc), "", "", ""])
     table.notes = [
-        f"{f.cost}×: {_COST_WORDS[f.cost]} as a multiple of {f.reference} alone (the most accurate member), "
+        f"{f.cost}×: {f.cost_words} as a multiple of {f.reference} alone (the most accurate member), "
         "measured in the same bench where the folder has it",
         "frontier: no other system is at least as accurate for at most the cost",
     ]

@@ -45,6 +45,7 @@ class ResultRow:
     shares: dict[str, float]  #: empty when the records attribute nothing
     escalated: Accuracy | None  #: escalated rows of those that say; None when none say
     command: str | None
+    time_span: str | None = None  #: the problems time× covers, when not all (``--time-over``)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class ResultRow:
             "mcnemar": {"ensemble_only": self.ensemble_only, "best_only": self.best_only, "p_value": self.p_value},
             "tokens_vs_best": _r(self.tokens_ratio),
             "time_vs_best": _r(self.time_ratio),
+            "time_over": self.time_span,
             "attributed_share": {k: round(v, 6) for k, v in self.shares.items()},
             "escalated": None if self.escalated is None else self.escalated.to_dict(),
             "command": self.command,
@@ -91,6 +93,7 @@ def result_row(folder: BenchFolder) -> ResultRow:
         shares={k: v for k, v in c.shares.items() if v > 0 or k in folder.members} if any(c.shares.values()) else {},
         escalated=escalation(folder.ensemble),
         command=folder.command if not folder.partial else f"(partial: {folder.path} still running or interrupted)",
+        time_span=folder.time_span,
     )
 
 
@@ -122,7 +125,11 @@ RESULT_COLUMNS = [
 
 def results_table(rows: Sequence[ResultRow]) -> Table:
     """One row per bench folder, in the order given."""
-    table = Table("bench results", list(RESULT_COLUMNS))
+    spans = {row.time_span for row in rows}
+    columns = list(RESULT_COLUMNS)
+    if spans != {None}:  # --time-over: one span for every row
+        columns[columns.index("time×")] = f"time× ({' / '.join(sorted(str(s) for s in spans))})"
+    table = Table("bench results", columns)
     for row in rows:
         low, high = row.lift_ci
         table.rows.append(
