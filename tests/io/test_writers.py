@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,6 +79,32 @@ def test_writer_appends_complete_lines(tmp_path: Path) -> None:
     with ResultWriter(out) as w:  # not resuming: start over
         w.write({"id": "9"})
     assert [r["id"] for r in lines(out)] == ["9"]
+
+
+def test_a_file_replaced_while_the_writer_holds_it_gets_the_next_records(tmp_path: Path) -> None:
+    """``git stash`` / ``git checkout`` replace a file (new inode): the records after that must go to
+    the file at the path, not to the unlinked one the writer still holds."""
+    out = tmp_path / "member.jsonl"
+    with ResultWriter(out) as w:
+        w.write({"id": "1"})
+        w.write({"id": "2"})
+        copy = tmp_path / "restored.jsonl"
+        copy.write_bytes(out.read_bytes())  # what `git stash pop` does: the same bytes, a new file
+        os.replace(copy, out)
+        with pytest.warns(UserWarning, match="replaced or deleted by another program"):
+            w.write({"id": "3"})
+        w.write({"id": "4"})  # no second warning: the writer holds the new file now
+    assert [r["id"] for r in lines(out)] == ["1", "2", "3", "4"]
+
+
+def test_a_file_deleted_while_the_writer_holds_it_is_created_again(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    with ResultWriter(out) as w:
+        w.write({"id": "1"})
+        out.unlink()
+        with pytest.warns(UserWarning, match=str(out)):
+            w.write({"id": "2"})
+    assert [r["id"] for r in lines(out)] == ["2"]
 
 
 def test_writer_stdout(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,13 @@ reported as written and never leaves half a line behind *from this writer*. A pr
 outright (SIGKILL, power loss) can still leave a partial last line; resuming truncates it away
 before appending, so the file stays valid JSONL (the lost row is simply redone).
 
+The file stays open between records, but before each write the writer checks that its path still
+names the file it holds open: ``git stash``, ``git checkout`` or an editor's save *replace* a file
+(a new inode), and every record written to the old one after that would land in a file no name
+reaches any more (a bench writing into a checked-out ``results/`` folder lost two members' last 25
+rows that way). A replaced or deleted path is opened again, in append mode, with a warning, so the
+records from then on are where the path points.
+
 Resume semantics (``scan_output``): an id is *done* when the file holds a successful record for it.
 Error records do not count as done, so rows that failed at generation time are retried on resume
 (their failure may have been transient: out of memory, a flaky remote model); the retry appends a
@@ -20,6 +27,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,7 +119,16 @@ class ResultWriter:
                              "permission denied"))
 
     def _open(self) -> IO[bytes]:
-        """The file, opened on the first record (see the class docstring)."""
+        """The file, opened on the first record (see the class docstring), and opened again when
+        something replaced or deleted it since (see the module docstring)."""
+        if self._file is not None and not self._still_named():
+            warnings.warn(
+                f"{self.path} was replaced or deleted by another program while this run wrote to it; "
+                "appending the next records to the file now at that path",
+                stacklevel=3,
+            )
+            self._file.close()
+            self._file = None
         if self._file is None:
             try:
                 self._file = open(self.path, self._mode)  # noqa: SIM115 - closed by close()
@@ -119,6 +136,16 @@ class ResultWriter:
                 raise UsageError(f"cannot write output file {self.path}: {exc.strerror or exc}") from None
             self._mode = "ab"  # truncated once at most: a record after close() is appended, never lost
         return self._file
+
+    def _still_named(self) -> bool:
+        """Whether the path still names the open file (same device and inode)."""
+        assert self._file is not None
+        try:
+            on_disk = os.stat(self.path)
+        except OSError:
+            return False
+        held = os.fstat(self._file.fileno())
+        return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
 
     def write(self, record: dict[str, Any]) -> None:
         """Write and persist one record; Ctrl-C during the write takes effect right after it."""
