@@ -63,7 +63,8 @@ def time_over(folder: BenchFolder, span: ProblemSpan) -> BenchFolder:
         raise UsageError(f"{folder.label}: --time-over starts at problem {span.start}, but the bench has {len(order)}")
     kept = set(order[span.start : span.stop])
     systems = {**folder.members, folder.ensemble_name: folder.ensemble}
-    seconds = {name: _span_seconds(folder.label, name, records, kept, order) for name, records in systems.items()}
+    position = {rid: i for i, rid in enumerate(order)}
+    seconds = {name: _span_seconds(folder.label, name, records, kept, position) for name, records in systems.items()}
     c = folder.comparison
     best = seconds.get(c.best, 0.0)
     costs = {
@@ -87,9 +88,11 @@ def times_over(folders: Sequence[BenchFolder], span: ProblemSpan | None) -> list
     return list(folders) if span is None else [time_over(f, span) for f in folders]
 
 
-def _span_seconds(where: str, name: str, records: Sequence[dict[str, Any]], kept: set[str], order: list[str]) -> float:
-    """Wall time of the batches of ``records`` whose problems are in ``kept``; each batch whole."""
-    position = {rid: i for i, rid in enumerate(order)}
+def _span_seconds(
+    where: str, name: str, records: Sequence[dict[str, Any]], kept: set[str], position: dict[str, int]
+) -> float:
+    """Wall time of the batches of ``records`` whose problems are in ``kept``; each batch whole
+    (``position``: problem id -> its place in run order, for the error message)."""
     batches: dict[tuple[Any, Any], list[str]] = {}
     for record in records:
         timing = record.get("timing")
